@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.contrib.staticfiles.apps import StaticFilesConfig as BaseStaticFilesConfig
+
+
+class LiveblogConfig(AppConfig):
+    name = "liveblog"
+    verbose_name = "Liveblog"
+
+    def ready(self):
+        from liveblog import checks  # noqa: F401  (registers the system checks)
+
+
+class StaticFilesConfig(BaseStaticFilesConfig):
+    # CKEditor's demo pages are not part of our site: never collect or serve them.
+    ignore_patterns = [*BaseStaticFilesConfig.ignore_patterns, "ckeditor/ckeditor/samples", "*.md"]

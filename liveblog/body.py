@@ -1,0 +1,82 @@
+"""The post body: cleaning on save, and finding where its link cards stand.
+
+Templates only ever print HTML that went through clean_html(). A paragraph
+holding nothing but a URL marks the spot of that URL's link card (SPEC §1, §7).
+"""
+
+import html
+import re
+
+import nh3
+
+ALLOWED_TAGS = {
+    "p", "br", "h2", "h3", "h4", "strong", "b", "em", "i", "u", "s", "sub", "sup",
+    "blockquote", "q", "cite", "ul", "ol", "li", "a", "img", "figure", "figcaption",
+    "hr", "span", "small", "abbr", "code", "pre",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "width", "height", "title"},
+    "abbr": {"title"},
+    "blockquote": {"cite"},
+    "q": {"cite"},
+    "figure": {"class"},
+    "ol": {"start"},
+}
+URL_SCHEMES = {"http", "https", "mailto", "tel"}
+
+# A lone URL, optionally linked to itself, in a paragraph of its own.
+LONE_URL_PARAGRAPH = re.compile(
+    r"<p>\s*(?:<a [^>]*>)?\s*(?P<url>https?://[^\s<>\"]+?)\s*(?:</a>)?\s*(?:<br>)?\s*</p>",
+    re.IGNORECASE,
+)
+
+
+def clean_html(value):
+    if not value:
+        return ""
+    return nh3.clean(
+        value,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    ).strip()
+
+
+def lone_urls(cleaned_html):
+    """The URLs standing alone in a paragraph, in body order: where cards go."""
+    return [html.unescape(m.group("url")) for m in LONE_URL_PARAGRAPH.finditer(cleaned_html or "")]
+
+
+def segments(cleaned_html, cards):
+    """Split the body into HTML runs and the cards placed between them.
+
+    A card whose URL has no paragraph of its own in the body goes after the body,
+    so an editor's card is never silently hidden.
+    """
+    by_url = {card.url: card for card in cards}
+    placed = set()
+    parts = []
+    position = 0
+    for match in LONE_URL_PARAGRAPH.finditer(cleaned_html or ""):
+        card = by_url.get(html.unescape(match.group("url")))
+        if card is None or card.url in placed:
+            continue
+        if match.start() > position:
+            parts.append(("html", cleaned_html[position : match.start()]))
+        parts.append(("card", card))
+        placed.add(card.url)
+        position = match.end()
+    if position < len(cleaned_html or ""):
+        parts.append(("html", cleaned_html[position:]))
+    parts.extend(("card", card) for card in cards if card.url not in placed)
+    return parts
+
+
+def plain_text(cleaned_html):
+    """Body text for summaries, feeds and structured data."""
+    spaced = re.sub(r"(</(?:p|h2|h3|h4|li|blockquote|figcaption)>|<br>)", r"\1 ", cleaned_html or "")
+    text = html.unescape(nh3.clean(spaced, tags=set()))
+    return re.sub(r"\s+", " ", text).strip()

@@ -1,0 +1,214 @@
+from ckeditor_uploader.fields import RichTextUploadingField
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+from liveblog import body
+from liveblog.images import SafeImageField
+
+
+class Series(models.Model):
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["title"]
+        verbose_name_plural = "series"
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("series", args=[self.slug])
+
+
+class Author(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=200, unique=True)
+    bio = models.TextField(blank=True, max_length=1000)
+    photo = SafeImageField(upload_to="authors/", blank=True)
+    photo_alt = models.CharField("photo description", max_length=300, blank=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="author"
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("author", args=[self.slug])
+
+
+class ColumnQuerySet(models.QuerySet):
+    def live_first(self):
+        # "live" sorts before "ended" alphabetically reversed; spell it out instead.
+        return self.order_by(
+            models.Case(models.When(state=Column.State.LIVE, then=0), default=1),
+            "-started_at",
+        )
+
+
+class Column(models.Model):
+    class State(models.TextChoices):
+        LIVE = "live", "Live"
+        ENDED = "ended", "Ended"
+
+    series = models.ForeignKey(Series, null=True, blank=True, on_delete=models.SET_NULL, related_name="columns")
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=200, unique=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    standfirst = models.TextField(blank=True, max_length=1000)
+    header_photo = SafeImageField(upload_to="columns/", blank=True)
+    header_photo_alt = models.CharField("header photo description", max_length=300, blank=True)
+    photo_credit = models.CharField(max_length=200, blank=True, help_text='For example "Photo via Reuters".')
+    state = models.CharField(max_length=10, choices=State.choices, default=State.LIVE)
+    press_image = SafeImageField(
+        upload_to="press/", blank=True, help_text="The image shown when the column is shared (og:image)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ColumnQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["series", "started_at"], name="column_series_started_idx")]
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("column", args=[self.slug])
+
+    @property
+    def is_live(self):
+        return self.state == self.State.LIVE
+
+    def use_as_press_image(self, image):
+        """Share this (already guarded) stored image as the column's og:image."""
+        self.press_image.name = image.name
+        self.save(update_fields=["press_image", "updated_at"])
+
+    def previous_in_series(self):
+        if self.series_id is None:
+            return None
+        return (
+            Column.objects.filter(series_id=self.series_id, started_at__lt=self.started_at)
+            .order_by("-started_at")
+            .only("title", "slug")
+            .first()
+        )
+
+
+class PostQuerySet(models.QuerySet):
+    def published(self):
+        """What readers may see, everywhere. Drafts and scheduled posts never leak."""
+        return self.filter(status=Post.Status.PUBLISHED, published_at__lte=timezone.now())
+
+    def for_display(self):
+        """Everything the post partial prints, in a fixed number of queries."""
+        return self.select_related("column").prefetch_related(*display_prefetches())
+
+
+class Post(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SCHEDULED = "scheduled", "Scheduled"
+        PUBLISHED = "published", "Published"
+
+    column = models.ForeignKey(Column, on_delete=models.CASCADE, related_name="posts")
+    headline = models.CharField(max_length=300)
+    body = RichTextUploadingField(blank=True)
+    authors = models.ManyToManyField(Author, through="Byline", related_name="posts")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    published_at = models.DateTimeField(
+        default=timezone.now, help_text="Shown to readers. For a scheduled post, when it goes live."
+    )
+    pinned = models.BooleanField(default=False, help_text="Keep at the top of the column.")
+    key_event = models.BooleanField(default=False, help_text='List in the column\'s "Key events".')
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PostQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-published_at", "-id"]
+        indexes = [
+            models.Index(fields=["column", "status", "-published_at", "-id"], name="post_column_stream_idx"),
+        ]
+
+    def __str__(self):
+        return self.headline
+
+    def save(self, *args, **kwargs):
+        self.body = body.clean_html(self.body)
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self):
+        return reverse("post", args=[self.column.slug, self.pk])
+
+    @property
+    def anchor(self):
+        return f"post-{self.pk}"
+
+    def get_anchor_url(self):
+        return f"{self.column.get_absolute_url()}#{self.anchor}"
+
+    def body_segments(self):
+        """The body split around its link cards: [("html", str) | ("card", LinkCard), ...]."""
+        return body.segments(self.body, list(self.link_cards.all()))
+
+    def ordered_authors(self):
+        return [byline.author for byline in self.bylines.all()]
+
+
+def display_prefetches():
+    """What the post partial reads besides the post: one query for bylines, one for cards."""
+    return [models.Prefetch("bylines", queryset=Byline.objects.select_related("author")), "link_cards"]
+
+
+class Byline(models.Model):
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="bylines")
+    author = models.ForeignKey(Author, on_delete=models.PROTECT, related_name="bylines")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [models.UniqueConstraint(fields=["post", "author"], name="byline_unique_author_per_post")]
+
+    def __str__(self):
+        return f"{self.author} on {self.post}"
+
+
+class LinkCard(models.Model):
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="link_cards")
+    url = models.URLField("URL", max_length=2000)
+    title = models.CharField(max_length=300, blank=True)
+    summary = models.TextField(blank=True, max_length=1000)
+    image = SafeImageField(upload_to="cards/", blank=True)
+    image_alt = models.CharField("image description", max_length=300, blank=True)
+    site_name = models.CharField(max_length=200, blank=True)
+    embedded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["embedded_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["post", "url"], name="linkcard_unique_url_per_post")]
+
+    def __str__(self):
+        return self.title or self.url
+
+    @property
+    def display_title(self):
+        return self.title or self.host
+
+    @property
+    def host(self):
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.url).hostname or self.url

@@ -1,0 +1,25 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+from liveblog import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("live/<slug:slug>/", views.column, name="column"),
+    path("live/<slug:slug>/posts/<int:post_id>/", views.post, name="post"),
+    path("series/<slug:slug>/", views.series, name="series"),
+    path("authors/<slug:slug>/", views.author, name="author"),
+    path("cards/<int:card_id>/press-image", views.set_press_image, name="set_press_image"),
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("ckeditor/", include("ckeditor_uploader.urls")),
+]
+
+if settings.SERVE_MEDIA:
+    # Uploaded and fetched images; a CDN or the front web server may take this over.
+    from django.views.static import serve
+
+    urlpatterns += [
+        path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}),
+    ]

@@ -1,0 +1,118 @@
+import asyncio
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.db import connection
+from django.db.models import prefetch_related_objects
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from liveblog.models import Author, Column, LinkCard, Post, Series, display_prefetches
+
+PAGE_SIZE = 20
+
+
+def is_editor(request):
+    return request.user.is_authenticated and request.user.is_staff
+
+
+def home(request):
+    columns = Column.objects.live_first().select_related("series")[:30]
+    return render(request, "liveblog/home.html", {"columns": columns})
+
+
+def column(request, slug):
+    column = get_object_or_404(Column.objects.select_related("series"), slug=slug)
+    # Through the related manager, each post knows its column without a query.
+    published = column.posts.published()
+
+    before = request.GET.get("before")
+    stream = published.filter(pinned=False)
+    if before:
+        try:
+            anchor = published.get(pk=int(before))
+        except (ValueError, Post.DoesNotExist):
+            raise Http404("No such post in this column.") from None
+        stream = stream.filter(published_at__lte=anchor.published_at).exclude(
+            published_at=anchor.published_at, pk__gte=anchor.pk
+        )
+    posts = list(stream[: PAGE_SIZE + 1])
+    has_older = len(posts) > PAGE_SIZE
+    posts = posts[:PAGE_SIZE]
+
+    # Pinned posts and key events head the first page only.
+    pinned = [] if before else list(published.filter(pinned=True))
+    key_events = [] if before else list(published.filter(key_event=True))
+    prefetch_related_objects(pinned + posts, *display_prefetches())
+
+    return render(
+        request,
+        "liveblog/column.html",
+        {
+            "column": column,
+            "previous_column": column.previous_in_series(),
+            "pinned": pinned,
+            "key_events": key_events,
+            "posts": posts,
+            "older_url": f"?before={posts[-1].pk}" if has_older else None,
+            "paged": bool(before),
+            "editor": is_editor(request),
+        },
+    )
+
+
+def post(request, slug, post_id):
+    post = get_object_or_404(Post.objects.published().for_display(), column__slug=slug, pk=post_id)
+    return render(request, "liveblog/post.html", {"column": post.column, "post": post, "editor": is_editor(request)})
+
+
+def series(request, slug):
+    series = get_object_or_404(Series, slug=slug)
+    columns = series.columns.order_by("-started_at")
+    return render(request, "liveblog/series.html", {"series": series, "columns": columns})
+
+
+def author(request, slug):
+    author = get_object_or_404(Author, slug=slug)
+    posts = author.posts.published().select_related("column").order_by("-published_at")[:50]
+    return render(request, "liveblog/author.html", {"author": author, "posts": posts})
+
+
+def database_answers():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+async def healthz(request):
+    """200 when the database and the channel layer answer (SPEC §3)."""
+    try:
+        await sync_to_async(database_answers)()
+        layer = get_channel_layer()
+        if hasattr(layer, "connection"):  # channels-redis: ask Redis itself
+            await asyncio.wait_for(layer.connection(0).ping(), timeout=2)
+    except Exception as exc:  # noqa: BLE001  any failure means unhealthy
+        return JsonResponse({"status": "unavailable", "reason": type(exc).__name__}, status=503)
+    return HttpResponse("ok", content_type="text/plain")
+
+
+@require_POST
+@staff_member_required
+def set_press_image(request, card_id):
+    card = get_object_or_404(LinkCard.objects.select_related("post__column"), pk=card_id)
+    if not card.image:
+        messages.error(request, "This link card has no image to use as the press image.")
+    else:
+        card.post.column.use_as_press_image(card.image)
+        messages.success(request, f"“{card.display_title}” is now the press image of {card.post.column}.")
+    return redirect(safe_next(request, card.post.get_anchor_url()))
+
+
+def safe_next(request, fallback):
+    target = request.POST.get("next") or request.META.get("HTTP_REFERER", "")
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return fallback

@@ -1,0 +1,21 @@
+"""Test settings: the production settings file, pointed at the local services.
+
+Only this file may loosen a guard for tests (for example letting the link-card
+fetcher reach the local test servers); a system check refuses such switches
+when DEBUG is off.
+"""
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/liveblog")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+from liveblog.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MEDIA_ROOT = Path(os.environ.get("TEST_MEDIA_ROOT", BASE_DIR / ".test-media"))  # noqa: F405
+# The test servers speak plain HTTP on loopback.
+SECURE_SSL_REDIRECT = False
+# Unit tests render pages without running collectstatic; the server tests run it.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
