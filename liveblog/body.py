@@ -32,7 +32,8 @@ LONE_URL_PARAGRAPH = re.compile(
 )
 
 
-def clean_html(value):
+def clean_html(value, base_url=None):
+    """The editorial allow-list. With base_url, relative links and images become absolute (feeds)."""
     if not value:
         return ""
     return nh3.clean(
@@ -42,6 +43,7 @@ def clean_html(value):
         url_schemes=URL_SCHEMES,
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
+        url_relative=("rewrite_with_base", base_url) if base_url else None,
     ).strip()
 
 

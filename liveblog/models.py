@@ -1,6 +1,9 @@
 from ckeditor_uploader.fields import RichTextUploadingField
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 
@@ -43,8 +46,15 @@ class Author(models.Model):
     def get_absolute_url(self):
         return reverse("author", args=[self.slug])
 
+    def clean(self):
+        require_description(self, "photo", "photo_alt")
+
 
 class ColumnQuerySet(models.QuerySet):
+    def touch(self):
+        """Mark these columns changed now, in one UPDATE."""
+        return self.update(changed_at=timezone.now())
+
     def live_first(self):
         # "live" sorts before "ended" alphabetically reversed; spell it out instead.
         return self.order_by(
@@ -73,6 +83,9 @@ class Column(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # What readers see last changed: the column, or any post, byline or card in it.
+    # Feeds, JSON-LD and the HTTP validators (liveblog/caching.py) read it.
+    changed_at = models.DateTimeField(default=timezone.now, editable=False)
 
     objects = ColumnQuerySet.as_manager()
 
@@ -83,8 +96,17 @@ class Column(models.Model):
     def __str__(self):
         return self.title
 
+    def save(self, *args, **kwargs):
+        self.changed_at = timezone.now()
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "changed_at"}
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self):
         return reverse("column", args=[self.slug])
+
+    def clean(self):
+        require_description(self, "header_photo", "header_photo_alt")
 
     @property
     def is_live(self):
@@ -203,6 +225,9 @@ class LinkCard(models.Model):
     def __str__(self):
         return self.title or self.url
 
+    def clean(self):
+        require_description(self, "image", "image_alt")
+
     @property
     def display_title(self):
         return self.title or self.host
@@ -212,3 +237,47 @@ class LinkCard(models.Model):
         from urllib.parse import urlsplit
 
         return urlsplit(self.url).hostname or self.url
+
+
+def require_description(instance, image_field, description_field):
+    """Every image a reader may meet needs its text alternative, asked of the editor."""
+    if getattr(instance, image_field) and not getattr(instance, description_field).strip():
+        label = instance._meta.get_field(image_field).verbose_name
+        raise ValidationError(
+            {
+                description_field: f"Describe the {label} for readers who cannot see it "
+                "(screen readers, images turned off), or remove the image."
+            },
+            code="description_required",
+        )
+
+
+# The column's last change. Whatever alters what a column's readers see touches it
+# here, once per save or delete, with a single UPDATE.
+@receiver([post_save, post_delete], sender=Post)
+def post_changed(sender, instance, **kwargs):
+    Column.objects.filter(pk=instance.column_id).touch()
+
+
+@receiver([post_save, post_delete], sender=Byline)
+@receiver([post_save, post_delete], sender=LinkCard)
+def post_part_changed(sender, instance, **kwargs):
+    Column.objects.filter(posts=instance.post_id).touch()
+
+
+@receiver(post_save, sender=Author)
+def author_changed(sender, instance, created, **kwargs):
+    if not created:  # names and links in bylines
+        Column.objects.filter(posts__bylines__author=instance).touch()
+
+
+@receiver(post_save, sender=Series)
+def series_changed(sender, instance, **kwargs):
+    Column.objects.filter(series=instance).touch()
+
+
+@receiver([post_save, post_delete], sender=Column)
+def series_neighbours_changed(sender, instance, **kwargs):
+    # The next column of the series links back to this one ("the previous column ... here").
+    if instance.series_id is not None:
+        Column.objects.filter(series_id=instance.series_id).exclude(pk=instance.pk).touch()

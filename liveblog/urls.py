@@ -1,8 +1,10 @@
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
 
-from liveblog import views
+from liveblog import feeds, views
+from liveblog.sitemaps import SITEMAPS
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -11,6 +13,12 @@ urlpatterns = [
     path("series/<slug:slug>/", views.series, name="series"),
     path("authors/<slug:slug>/", views.author, name="author"),
     path("cards/<int:card_id>/press-image", views.set_press_image, name="set_press_image"),
+    path("live/<slug:slug>/feed/atom/", feeds.column_atom, name="column_feed_atom"),
+    path("live/<slug:slug>/feed/rss/", feeds.column_rss, name="column_feed_rss"),
+    path("feed/atom/", feeds.live_atom, name="live_feed_atom"),
+    path("feed/rss/", feeds.live_rss, name="live_feed_rss"),
+    path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),
+    path("robots.txt", views.robots_txt, name="robots_txt"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("ckeditor/", include("ckeditor_uploader.urls")),

@@ -8,9 +8,11 @@ from django.db import connection
 from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from liveblog import caching
 from liveblog.models import Author, Column, LinkCard, Post, Series, display_prefetches
 
 PAGE_SIZE = 20
@@ -27,6 +29,8 @@ def home(request):
 
 def column(request, slug):
     column = get_object_or_404(Column.objects.select_related("series"), slug=slug)
+    if unchanged := caching.not_modified(request, column.changed_at):
+        return unchanged
     # Through the related manager, each post knows its column without a query.
     published = column.posts.published()
 
@@ -49,7 +53,7 @@ def column(request, slug):
     key_events = [] if before else list(published.filter(key_event=True))
     prefetch_related_objects(pinned + posts, *display_prefetches())
 
-    return render(
+    response = render(
         request,
         "liveblog/column.html",
         {
@@ -63,11 +67,17 @@ def column(request, slug):
             "editor": is_editor(request),
         },
     )
+    return caching.cacheable(request, response, column.changed_at)
 
 
 def post(request, slug, post_id):
     post = get_object_or_404(Post.objects.published().for_display(), column__slug=slug, pk=post_id)
-    return render(request, "liveblog/post.html", {"column": post.column, "post": post, "editor": is_editor(request)})
+    if unchanged := caching.not_modified(request, post.column.changed_at):
+        return unchanged
+    response = render(
+        request, "liveblog/post.html", {"column": post.column, "post": post, "editor": is_editor(request)}
+    )
+    return caching.cacheable(request, response, post.column.changed_at)
 
 
 def series(request, slug):
@@ -116,3 +126,9 @@ def safe_next(request, fallback):
     if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         return target
     return fallback
+
+
+def robots_txt(request):
+    sitemap = request.build_absolute_uri(reverse("sitemap"))
+    lines = ["User-agent: *", "Disallow: /admin/", "Disallow: /ckeditor/", "Disallow: /cards/", f"Sitemap: {sitemap}"]
+    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")
