@@ -62,7 +62,10 @@ def not_modified(request, changed_at):
     """The 304 (or 412) a reader's conditional request earns, or None to go on and render."""
     if changed_at is None or is_personal(request) or request.method not in ("GET", "HEAD"):
         return None
-    response = get_conditional_response(request, etag=etag(changed_at), last_modified=last_modified(changed_at))
+    settled = last_modified(changed_at)
+    response = get_conditional_response(
+        request, etag=etag(changed_at), last_modified=int(settled.timestamp()) if settled else None
+    )
     return cacheable(request, response, changed_at) if response is not None else None
 
 
