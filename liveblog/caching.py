@@ -112,7 +112,19 @@ def any_column_changed_at(request, *args, **kwargs):
     return Column.objects.aggregate(last=Max("changed_at"))["last"]
 
 
+def series_changed_at(request, *args, slug, **kwargs):
+    # Renaming the series touches its columns too.
+    return Column.objects.filter(series__slug=slug).aggregate(last=Max("changed_at"))["last"]
+
+
+def author_changed_at(request, *args, slug, **kwargs):
+    # Editing the author touches every column they write in.
+    return Column.objects.filter(posts__bylines__author__slug=slug).aggregate(last=Max("changed_at"))["last"]
+
+
 # For views of one column found by its `slug`: feeds, the catch-up endpoint.
 cached_by_column = cached(column_changed_at)
-# For views over all columns: the site-wide feeds.
+# For views over all columns: the home page, the site-wide feeds.
 cached_by_any_column = cached(any_column_changed_at)
+cached_by_series = cached(series_changed_at)
+cached_by_author = cached(author_changed_at)

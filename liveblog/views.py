@@ -22,6 +22,7 @@ def is_editor(request):
     return request.user.is_authenticated and request.user.is_staff
 
 
+@caching.cached_by_any_column
 def home(request):
     columns = Column.objects.live_first().select_related("series")[:30]
     return render(request, "liveblog/home.html", {"columns": columns})
@@ -80,12 +81,14 @@ def post(request, slug, post_id):
     return caching.cacheable(request, response, post.column.changed_at)
 
 
+@caching.cached_by_series
 def series(request, slug):
     series = get_object_or_404(Series, slug=slug)
     columns = series.columns.order_by("-started_at")
     return render(request, "liveblog/series.html", {"series": series, "columns": columns})
 
 
+@caching.cached_by_author
 def author(request, slug):
     author = get_object_or_404(Author, slug=slug)
     posts = author.posts.published().select_related("column").order_by("-published_at")[:50]

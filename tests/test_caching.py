@@ -23,6 +23,9 @@ def urls(column, make_post):
         "rss": f"/live/{column.slug}/feed/rss/",
         "all-atom": "/feed/atom/",
         "all-rss": "/feed/rss/",
+        "home": "/",
+        "series": column.series.get_absolute_url(),
+        "author": "/authors/rania-haddad/",
     }
 
 
@@ -30,7 +33,7 @@ def cache_control(response):
     return {part.strip() for part in response["Cache-Control"].split(",")}
 
 
-KINDS = ["column", "post", "atom", "rss", "all-atom", "all-rss"]
+KINDS = ["column", "post", "atom", "rss", "all-atom", "all-rss", "home", "series", "author"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -55,7 +58,7 @@ def test_a_new_post_changes_the_validator(client, urls, make_post, kind):
     after = client.get(urls[kind], HTTP_IF_NONE_MATCH=first["ETag"])
     assert after.status_code == 200
     assert after["ETag"] != first["ETag"]
-    if kind != "post":
+    if kind not in ("post", "home", "series"):
         assert "Second update" in after.content.decode()
 
 
@@ -132,7 +135,7 @@ def test_revalidating_the_column_page_costs_one_query(client, urls):
     assert len(queries) == 1
 
 
-@pytest.mark.parametrize("kind", ["column", "post"])
+@pytest.mark.parametrize("kind", ["column", "post", "home", "series", "author"])
 def test_editors_views_are_never_cached_publicly(client, admin_user, urls, kind):
     reader_etag = client.get(urls[kind])["ETag"]
     client.force_login(admin_user)
