@@ -95,7 +95,10 @@ def cached(changed_at_for):
         @wraps(view)
         def wrapper(request, *args, **kwargs):
             changed_at = changed_at_for(request, *args, **kwargs)
-            return not_modified(request, changed_at) or cacheable(request, view(request, *args, **kwargs), changed_at)
+            response = not_modified(request, changed_at)
+            if response is None:
+                response = cacheable(request, view(request, *args, **kwargs), changed_at)
+            return response
 
         return wrapper
 

@@ -30,7 +30,7 @@ def home(request):
 
 def column(request, slug):
     column = get_object_or_404(Column.objects.select_related("series"), slug=slug)
-    if unchanged := caching.not_modified(request, column.changed_at):
+    if (unchanged := caching.not_modified(request, column.changed_at)) is not None:
         return unchanged
     # Through the related manager, each post knows its column without a query.
     published = column.posts.published()
@@ -73,7 +73,7 @@ def column(request, slug):
 
 def post(request, slug, post_id):
     post = get_object_or_404(Post.objects.published().for_display(), column__slug=slug, pk=post_id)
-    if unchanged := caching.not_modified(request, post.column.changed_at):
+    if (unchanged := caching.not_modified(request, post.column.changed_at)) is not None:
         return unchanged
     response = render(
         request, "liveblog/post.html", {"column": post.column, "post": post, "editor": is_editor(request)}
