@@ -95,6 +95,10 @@ def test_pages_have_no_serious_axe_violations(transactional_db, live_server, pag
         assert response.status == 200, url
         assert page.evaluate("getComputedStyle(document.body).fontFamily")  # the stylesheet loaded
         found[name] = serious_violations(page)
+    log_in_as_editor(page, live_server.url)
+    page.goto(live_server.url + column.get_absolute_url())
+    assert page.get_by_role("button", name="Set as default press image").count() == len(posts) - 1
+    found["column-as-editor"] = serious_violations(page)
     assert found == {name: [] for name in found}
 
 
@@ -122,20 +126,37 @@ FOCUS_STATE = """() => {
 }"""
 
 
+def log_in_as_editor(page, base_url):
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_superuser("editor", "editor@example.org", "a long editor password")
+    page.goto(base_url + "/admin/login/?next=/admin/")
+    page.fill("#id_username", "editor")
+    page.fill("#id_password", "a long editor password")
+    page.click("input[type=submit]")
+    page.wait_for_url(base_url + "/admin/")
+
+
 @pytest.mark.browser
+@pytest.mark.parametrize("who, which", [("reader", "column"), ("reader", "post"), ("editor", "column")])
 def test_every_control_is_reachable_by_keyboard_and_visible_on_focus(
-    transactional_db, live_server, page, collected_static
+    transactional_db, live_server, page, collected_static, who, which
 ):
-    column, _ = build_rich_column()
-    page.goto(live_server.url + column.get_absolute_url())
-    count = page.evaluate(
+    column, posts = build_rich_column()
+    if who == "editor":
+        log_in_as_editor(page, live_server.url)
+    url = column.get_absolute_url() if which == "column" else posts[3].get_absolute_url()
+    page.goto(live_server.url + url)
+    controls = page.evaluate(
         f"""() => {{
           const all = [...document.querySelectorAll("{FOCUSABLE}")].filter(el => el.getClientRects().length);
           all.forEach((el, i) => el.dataset.kbIndex = String(i));
-          return all.length;
+          return all.map(el => (el.textContent || '').trim());
         }}"""
     )
-    assert count > 20
+    assert len(controls) > (20 if which == "column" else 5)
+    if who == "editor":
+        assert "Set as default press image" in controls
 
     page.keyboard.press("Tab")
     skip = page.evaluate(FOCUS_STATE)
@@ -143,7 +164,7 @@ def test_every_control_is_reachable_by_keyboard_and_visible_on_focus(
     assert skip["inView"] and (skip["outline"] or skip["shadow"]), skip
 
     reached = {skip["index"]}
-    for _ in range(count + 5):
+    for _ in range(len(controls) + 5):
         page.keyboard.press("Tab")
         state = page.evaluate(FOCUS_STATE)
         if state["index"] is None:
@@ -151,10 +172,10 @@ def test_every_control_is_reachable_by_keyboard_and_visible_on_focus(
         assert state["inView"], state
         assert state["outline"] or state["shadow"], f"no visible focus on {state}"
         reached.add(state["index"])
-    assert reached == {str(i) for i in range(count)}
+    assert reached == {str(i) for i in range(len(controls))}
 
     # The skip link lands on the main content.
-    page.goto(live_server.url + column.get_absolute_url())
+    page.goto(live_server.url + url)
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     assert page.evaluate("location.hash") == "#main"
