@@ -15,3 +15,19 @@ def check_secret_key(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@register(Tags.security, deploy=False)
+def check_fetch_loopback(app_configs, **kwargs):
+    # The test suite runs with DEBUG off too, so only the test settings module itself may carry the switch.
+    allowed_here = settings.DEBUG or getattr(settings, "SETTINGS_MODULE", None) == "tests.settings"
+    switches = ("LINKCARD_FETCH_ALLOW_LOOPBACK", "LINKCARD_FETCH_STATIC_HOSTS")
+    if any(getattr(settings, name, None) not in (None, False) for name in switches) and not allowed_here:
+        return [
+            Error(
+                "A test-only switch of the link-card fetcher is on while DEBUG is off: cards could fetch this machine.",
+                hint="Remove LINKCARD_FETCH_ALLOW_LOOPBACK and LINKCARD_FETCH_STATIC_HOSTS (tests/settings.py only).",
+                id="liveblog.E002",
+            )
+        ]
+    return []
