@@ -35,6 +35,11 @@ class BylineInline(admin.TabularInline):
 
 
 class LinkCardForm(forms.ModelForm):
+    url = forms.URLField(label="URL", max_length=2000, assume_scheme="https")
+    canonical_url = forms.URLField(
+        label="canonical URL", max_length=2000, required=False, assume_scheme="https",
+        help_text="The address the page gives for itself.",
+    )  # fmt: skip
     fetch_again = forms.BooleanField(
         required=False,
         label="Fetch again",

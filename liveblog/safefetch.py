@@ -346,7 +346,8 @@ def open_response(target, addresses, deadline):
             raise FetchError(f"The secure connection to {target.host} could not be verified.") from None
         except (urllib3.exceptions.TimeoutError, urllib3.exceptions.HTTPError, OSError) as exc:
             last_error = exc
-    if isinstance(last_error, urllib3.exceptions.TimeoutError) or time.monotonic() >= deadline:
+    refused = isinstance(last_error, urllib3.exceptions.NewConnectionError)  # a subclass of the timeout error
+    if (isinstance(last_error, urllib3.exceptions.TimeoutError) and not refused) or time.monotonic() >= deadline:
         raise FetchError(f"{target.host} did not answer in time.")
     raise FetchError(f"{target.host} could not be reached.")
 
