@@ -375,7 +375,7 @@ def fetch_image(found):
     except safefetch.FetchError as exc:
         return str(exc)
     except ValidationError as exc:
-        return " ".join(exc.messages)
+        return "the page's image was refused by the image guard (" + " ".join(exc.messages) + ")"
 
 
 def store_widths(data):

@@ -286,7 +286,8 @@ def hostile_page(h, q):
         200,
         page(
             "<title>Ignored</title>"
-            '<meta property="og:title" content="&lt;script&gt;alert(1)&lt;/script&gt;Breaking &lt;b&gt;news&lt;/b&gt;\x07">'
+            '<meta property="og:title" '
+            'content="&lt;script&gt;alert(1)&lt;/script&gt;Breaking &lt;b&gt;news&lt;/b&gt;\x07">'
             f'<meta property="og:description" content="{"Long words " * 600}">'
             '<meta property="og:image" content="javascript:alert(document.cookie)">'
             '<meta name="twitter:image" content="data:image/png;base64,iVBORw0KGgo=">'
