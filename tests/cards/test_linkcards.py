@@ -62,7 +62,7 @@ def test_full_open_graph(web, make_post, client, column, settings):
     srcset = re.search(r'srcset="([^"]+)"', html).group(1)
     assert [part.split()[1] for part in srcset.split(", ")] == ["320w", "640w", "960w"]
     assert all(part.startswith(settings.MEDIA_URL) for part in srcset.split(", "))
-    assert "127.0.0.1:%d/img" % web.port not in html  # readers never load the other site's image
+    assert f"127.0.0.1:{web.port}/img" not in html  # readers never load the other site's image
     assert "View full page →" in html
     assert "The Daily Monitor" in html
 
