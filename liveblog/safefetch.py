@@ -326,6 +326,7 @@ def open_response(target, addresses, deadline):
                 timeout=timeout,
                 retries=False,
                 cert_reqs="CERT_REQUIRED",
+                ca_certs=setting("LINKCARD_FETCH_CA_CERTS", None),  # None: the system's trust store
                 server_hostname=target.host,
                 assert_hostname=target.host,
             )
