@@ -79,9 +79,11 @@ class PostAdmin(admin.ModelAdmin):
                 card = card_form.instance
                 if card.pk is None or card_form in formset.deleted_forms:
                     continue
-                # A card added by hand with nothing but its URL is filled from the page like a pasted one.
+                # A card added by hand with nothing but its URL is filled from the page like a pasted one,
+                # and a card whose URL the editor changed describes another page now.
                 added_bare = card in formset.new_objects and not card.title
-                if card_form.cleaned_data.get("fetch_again") or added_bare:
+                moved = card in formset.changed_objects and "url" in card_form.changed_data
+                if card_form.cleaned_data.get("fetch_again") or added_bare or moved:
                     linkcards.fetch_again(card)
 
     @admin.action(description="Fetch the link cards of the selected posts again")

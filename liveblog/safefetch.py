@@ -281,7 +281,7 @@ def fetch(url, accept=PAGE_TYPES):
     while True:
         target = parse(current)
         addresses = resolve(target, deadline)
-        response = open_response(target, addresses, deadline)
+        pool, response = open_response(target, addresses, deadline)
         try:
             if response.status in (301, 302, 303, 307, 308):
                 location = response.headers.get("Location", "")
@@ -300,8 +300,9 @@ def fetch(url, accept=PAGE_TYPES):
             body = read_capped(response, deadline)
             return Fetched(target.url, response.status, content_type, charset, body)
         finally:
-            response.release_conn()
+            # Close, never drain: an endless body must not be read to its end to free the socket.
             response.close()
+            pool.close()
 
 
 def open_response(target, addresses, deadline):
@@ -333,7 +334,7 @@ def open_response(target, addresses, deadline):
         else:
             pool = urllib3.HTTPConnectionPool(str(ip), target.port, timeout=timeout, retries=False)
         try:
-            return pool.urlopen(
+            response = pool.urlopen(
                 "GET",
                 target.path,
                 headers=headers,
@@ -344,9 +345,13 @@ def open_response(target, addresses, deadline):
                 assert_same_host=False,
             )
         except urllib3.exceptions.SSLError:
+            pool.close()
             raise FetchError(f"The secure connection to {target.host} could not be verified.") from None
         except (urllib3.exceptions.TimeoutError, urllib3.exceptions.HTTPError, OSError) as exc:
+            pool.close()
             last_error = exc
+        else:
+            return pool, response
     refused = isinstance(last_error, urllib3.exceptions.NewConnectionError)  # a subclass of the timeout error
     if (isinstance(last_error, urllib3.exceptions.TimeoutError) and not refused) or time.monotonic() >= deadline:
         raise FetchError(f"{target.host} did not answer in time.")
