@@ -94,3 +94,55 @@ def test_manage_py_check_fails_when_another_settings_module_copies_the_switch(tm
     )
     assert result.returncode != 0
     assert "liveblog.E002" in result.stderr
+
+
+def form_data(html):
+    """What the browser would send back for the admin's change form, as it stands."""
+    from bs4 import BeautifulSoup
+
+    form = BeautifulSoup(html, "lxml").find("form", id="post_form")
+    data = {}
+    for field in form.find_all(["input", "textarea", "select"]):
+        name = field.get("name")
+        if not name or field.get("type") in ("submit", "file"):
+            continue
+        if field.name == "textarea":
+            data[name] = field.text
+        elif field.name == "select":
+            chosen = field.find("option", selected=True)
+            data[name] = chosen["value"] if chosen else ""
+        elif field.get("type") == "checkbox":
+            if field.has_attr("checked"):
+                data[name] = field.get("value", "on")
+        else:
+            data[name] = field.get("value", "")
+    return data
+
+
+def test_editor_corrects_a_card_and_asks_for_a_fresh_fetch(
+    web, make_post, editor_client, django_capture_on_commit_callbacks
+):
+    post = make_post(body=f"<p>{web.url('/mutable')}</p>")
+    card = post.link_cards.get()
+    web.mutable_title = "First headline"
+    linkcards.fetch_card(card.pk)
+    change = f"/admin/liveblog/post/{post.pk}/change/"
+
+    data = form_data(editor_client.get(change).content.decode())
+    assert data["link_cards-0-title"] == "First headline"
+    data["link_cards-0-title"] = "Our corrected headline"
+    data["link_cards-0-summary"] = ""
+    data["link_cards-0-fetch_again"] = "on"
+    web.mutable_title = "Second headline"
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = editor_client.post(change, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert callbacks  # the fetch is queued for after the commit, not done during the save
+    card.refresh_from_db()
+    assert card.fetch_state == LinkCard.FetchState.PENDING
+
+    linkcards.fetch_card(card.pk)
+    card.refresh_from_db()
+    assert card.title == "Our corrected headline"  # typed: kept
+    assert card.summary == "A summary from the page."  # emptied: the page's value again
+    assert "Kept what you typed: title." in editor_client.get(change).content.decode()
