@@ -235,10 +235,11 @@ class LinkCard(models.Model):
         super().save(*args, **kwargs)
 
     def take_over_placeholder(self, kwargs):
-        """A card saved for a URL that already has an untouched placeholder (the post was saved first,
-        as the admin and importers do) becomes that card instead of breaking the one-card-per-URL rule."""
+        """A card saved for a URL that already has an automatic card (the post was saved first, as the admin
+        and importers do) replaces that card instead of breaking the one-card-per-URL rule."""
+        automatic = [self.FetchState.PENDING, self.FetchState.OK, self.FetchState.FAILED]
         placeholder = (
-            LinkCard.objects.filter(post_id=self.post_id, url=self.url, fetch_state=self.FetchState.PENDING)
+            LinkCard.objects.filter(post_id=self.post_id, url=self.url, fetch_state__in=automatic)
             .only("pk", "embedded_at")
             .first()
         )

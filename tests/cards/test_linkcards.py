@@ -236,17 +236,21 @@ def test_one_card_per_url_and_no_card_for_cards_already_there(web, make_post):
     assert post.link_cards.count() == 1
 
 
-def test_a_card_saved_for_the_url_takes_over_the_placeholder(web, make_post):
-    """Importers and the admin save the post first, then its cards: the placeholder must give way."""
+@pytest.mark.parametrize("fetched_first", [False, True])
+def test_a_card_saved_for_the_url_takes_over_the_placeholder(web, make_post, fetched_first):
+    """Importers and the admin save the post first, then its cards: the automatic card must give way."""
     url = web.url("/og")
     post = paste(make_post, url)
     placeholder = post.link_cards.get()
+    if fetched_first:
+        linkcards.fetch_card(placeholder.pk)
     card = LinkCard.objects.create(post=post, url=url, title="From the archive", summary="As it was.")
     assert card.pk == placeholder.pk
     assert post.link_cards.count() == 1
     assert not linkcards.fetch_card(card.pk)  # used as it is
     card.refresh_from_db()
-    assert (card.title, card.fetch_state) == ("From the archive", LinkCard.FetchState.MANUAL)
+    assert (card.title, card.summary) == ("From the archive", "As it was.")
+    assert card.fetch_state == LinkCard.FetchState.MANUAL
 
 
 def test_pending_cards_of_a_crashed_process_are_fetched(web, make_post):
