@@ -266,13 +266,6 @@ def resolve(target, deadline):
     return addresses
 
 
-def check(url):
-    """Refuse a URL without connecting anywhere (for form validation and tests). Returns the Target."""
-    target = parse(url)
-    resolve(target, time.monotonic() + setting("LINKCARD_FETCH_CONNECT_TIMEOUT", 3))
-    return target
-
-
 def fetch(url, accept=PAGE_TYPES):
     """GET url through the guard and return a Fetched, or raise FetchError (FetchRefused before connecting)."""
     deadline = time.monotonic() + setting("LINKCARD_FETCH_DEADLINE", 6)
