@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 LIMITS = {"title": 300, "summary": 500, "site_name": 200, "image_alt": 300}
 # A pending card whose fetch started this long ago belongs to a process that died.
 STALE_AFTER = timedelta(minutes=2)
+PENDING_NOTE = "Fetching the page… Readers see the link for now; reload this form in a few seconds."
 TEXT_FIELDS = ("title", "summary", "site_name", "image_alt", "canonical_url")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 # The HTML standard reads these labels as windows-1252, and a page cannot really be UTF-16 once we hold bytes.
@@ -67,7 +68,7 @@ def ensure_cards(post):
         try:
             with transaction.atomic():
                 card = LinkCard.objects.create(
-                    post=post, url=url, fetch_state=LinkCard.FetchState.PENDING, fetch_note="Fetching the page…"
+                    post=post, url=url, fetch_state=LinkCard.FetchState.PENDING, fetch_note=PENDING_NOTE
                 )
         except IntegrityError:
             continue  # another save of the same post made it first
@@ -79,7 +80,7 @@ def ensure_cards(post):
 def fetch_again(card):
     """The editor asked for a fresh fetch: fields they typed stay, the rest take the page's new values."""
     card.fetch_state = card.FetchState.PENDING
-    card.fetch_note = "Fetching the page again…"
+    card.fetch_note = PENDING_NOTE
     card.fetch_started_at = None
     card.save(update_fields=["fetch_state", "fetch_note", "fetch_started_at"])
     transaction.on_commit(partial(fetch_in_background, [card.pk]))
