@@ -68,6 +68,8 @@ def build_rich_column():
         )
         card.image.save(f"card-{i}.png", png((40, 40 * i % 255, 160)), save=False)
         card.image_alt = f"Picture for story {i}"
+        # As the fetcher leaves it: local copies in several widths, for srcset.
+        card.image_widths = [[64, card.image.name]]
         card.save()
         posts.append(post)
     upload = default_storage.url(default_storage.save("uploads/ground.png", png((20, 20, 20), (200, 120))))
