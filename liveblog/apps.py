@@ -12,4 +12,9 @@ class LiveblogConfig(AppConfig):
 
 class StaticFilesConfig(BaseStaticFilesConfig):
     # CKEditor's demo pages are not part of our site: never collect or serve them.
-    ignore_patterns = [*BaseStaticFilesConfig.ignore_patterns, "ckeditor/ckeditor/samples", "*.md"]
+    ignore_patterns = [
+        *BaseStaticFilesConfig.ignore_patterns,
+        "ckeditor/ckeditor/samples",
+        "ckeditor/ckeditor/plugins/*/tests",
+        "*.md",
+    ]
