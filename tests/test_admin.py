@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from liveblog import images
 from liveblog.models import Author, Column, LinkCard, Post
+from tests.adminforms import post_form
 from tests.imagefiles import image_bytes
 
 pytestmark = pytest.mark.django_db
@@ -34,34 +35,6 @@ def editor_client(client, editor):
 @pytest.fixture
 def second_author(db):
     return Author.objects.create(name="Tomás Whitfield", slug="tomas-whitfield")
-
-
-def post_form(column, authors, cards=(), **fields):
-    when = fields.pop("published_at", timezone.now() - timedelta(minutes=5))
-    data = {
-        "column": column.pk,
-        "headline": "Ferry services suspended",
-        "body": "<p>All crossings are cancelled.</p>",
-        "status": "published",
-        "published_at_0": when.strftime("%Y-%m-%d"),
-        "published_at_1": when.strftime("%H:%M:%S"),
-        "bylines-TOTAL_FORMS": str(len(authors)),
-        "bylines-INITIAL_FORMS": "0",
-        "bylines-MIN_NUM_FORMS": "1",
-        "bylines-MAX_NUM_FORMS": "1000",
-        "link_cards-TOTAL_FORMS": str(len(cards)),
-        "link_cards-INITIAL_FORMS": "0",
-        "link_cards-MIN_NUM_FORMS": "0",
-        "link_cards-MAX_NUM_FORMS": "1000",
-    }
-    for i, (author, position) in enumerate(authors):
-        data[f"bylines-{i}-author"] = author.pk
-        data[f"bylines-{i}-position"] = position
-    for i, card in enumerate(cards):
-        for key, value in card.items():
-            data[f"link_cards-{i}-{key}"] = value
-    data.update(fields)
-    return data
 
 
 def test_editor_adds_a_post_with_ordered_bylines_and_a_placed_card(editor_client, column, author, second_author):
