@@ -51,7 +51,9 @@ def via_header_photo(client, file):
 
 
 def via_author_photo(client, file):
-    response = client.post(reverse("admin:liveblog_author_add"), {"name": "Ada Rees", "slug": "ada-rees", "photo": file})
+    response = client.post(
+        reverse("admin:liveblog_author_add"), {"name": "Ada Rees", "slug": "ada-rees", "photo": file}
+    )
     author = Author.objects.filter(slug="ada-rees").first()
     return field_error(response, "photo"), author and author.photo.name
 
@@ -197,7 +199,7 @@ def test_ckeditor_dialog_upload_gets_its_script_reply(editor_client):
     editor_client.cookies["ckCsrfToken"] = "k" * 40
     url = reverse("ckeditor_upload") + "?CKEditorFuncNum=3"
     good = editor_client.post(url, {"upload": upload("a.png", image_bytes("PNG")), "ckCsrfToken": "k" * 40})
-    assert "callFunction(3, \"/media/uploads/" in good.content.decode()
+    assert 'callFunction(3, "/media/uploads/' in good.content.decode()
     bad = editor_client.post(url, {"upload": upload("a.png", b"<script>x</script>"), "ckCsrfToken": "k" * 40})
     text = bad.content.decode()
     assert 'callFunction(3, "", "Upload a valid image' in text
