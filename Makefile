@@ -26,7 +26,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 # The demo: SQLite, the in-memory channel layer, DEBUG on, one process.
 run: $(VENV)/.runtime
 	DEBUG=1 $(PY) manage.py migrate --no-input
-	DEBUG=1 $(PY) manage.py load_demo
+	DEBUG=1 $(PY) manage.py load_demo --site http://$(HOST):$(PORT)
 	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
 
 test: $(VENV)/.dev
