@@ -107,6 +107,7 @@ class PostAdminForm(forms.ModelForm):
     class Meta:
         model = Post
         fields = ["column", "headline", "body", "status", "published_at", "pinned", "key_event"]
+        widgets = {"headline": forms.TextInput(attrs={"class": "vTextField", "style": "width: min(100%, 40em)"})}
 
     def clean(self):
         cleaned = super().clean()
