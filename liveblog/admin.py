@@ -5,6 +5,7 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.options import IS_POPUP_VAR
+from django.db import models
 from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.urls import reverse
@@ -87,6 +88,8 @@ class LinkCardInline(admin.StackedInline):
     extra = 0
     fields = ["url", "title", "summary", "image", "image_alt", "site_name", "embedded_at", "press_image_action"]
     readonly_fields = ["press_image_action"]
+    # A URL typed without a scheme is a web address; Django 6 makes https the default anyway.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     verbose_name_plural = "link cards (a paragraph holding only the card's URL places it in the body)"
 
     @admin.display(description="Press image")
