@@ -3,6 +3,8 @@ from django.contrib.staticfiles.apps import StaticFilesConfig as BaseStaticFiles
 
 
 class LiveblogConfig(AppConfig):
+    # apps.py holds two configs; this one is the app's own.
+    default = True
     name = "liveblog"
     verbose_name = "Liveblog"
 
