@@ -145,7 +145,10 @@ class Reader:
             self.data = json.loads(text)
         except json.JSONDecodeError as error:
             raise ColumnFileError(f"this is not valid JSON: {error.msg} (column {error.colno})", error.lineno) from None
-        self.lines = value_lines(text)
+        try:
+            self.lines = value_lines(text)
+        except RecursionError:
+            raise ColumnFileError("the file is nested too deeply to be a column file", 1) from None
         # Stands in for a body image's URL until the import knows which stored file it is.
         self.token = f"import-image-{uuid.uuid4().hex}-"
 

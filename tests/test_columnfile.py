@@ -446,3 +446,10 @@ def test_a_failure_while_writing_rolls_back_posts_and_images(folder, monkeypatch
     assert len(calls) == 3  # two posts were written before the failure...
     assert not Post.objects.exists() and not Column.objects.exists()  # ...and rolled back
     assert media_files() == before
+
+
+def test_a_deeply_nested_file_is_refused_not_crashed_on(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text('{"column": ' + "[" * 950 + "]" * 950 + "}")
+    with pytest.raises(CommandError, match="line 1:"):
+        import_column(path)

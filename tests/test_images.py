@@ -218,3 +218,13 @@ def test_ckeditor_upload_needs_an_editor_and_its_token(client, editor_client):
     )
     assert response.status_code == 403
     assert response.json()["uploaded"] == 0
+
+
+def test_ckeditor_browser_lists_guarded_uploads_to_editors_only(client, editor_client):
+    error, stored = via_ckeditor(editor_client, upload("harbour.png", image_bytes("PNG")))
+    assert error is None
+    listing = editor_client.get(reverse("ckeditor_browse")).content.decode()
+    assert f"/media/{stored}" in listing
+    thumbnail = stored.rsplit(".", 1)[0] + "_thumb.png"
+    assert f"/media/{thumbnail}" in listing and default_storage.exists(thumbnail)
+    assert type(client)().get(reverse("ckeditor_browse")).status_code == 302
