@@ -104,14 +104,20 @@ def card_picture(kind, seed):
             draw.ellipse([x - 4, y - 4, x + 4, y + 4], fill=colour)
         draw.text((24, 20), "Homes with power", font=font(30), fill=(255, 255, 255))
     elif kind == "rail":
-        draw.rectangle([0, 0, width, height], fill=(222, 228, 214))
-        for offset in (-60, 60):
-            draw.line([(400 + offset, 500), (400 + offset // 4, 120)], fill=(90, 90, 90), width=8)
-        for i in range(12):
-            y = 500 - i * 34
-            half = 90 - i * 6
-            draw.line([(400 - half, y), (400 + half, y)], fill=(120, 90, 60), width=7)
-        draw.rectangle([250, 0, 550, 120], fill=(170, 186, 160))
+        sky(draw, width, 230, (150, 176, 200), (222, 230, 236))
+        draw.polygon(
+            [(0, 230), (220, 170), (470, 215), (640, 160), (800, 200), (800, 500), (0, 500)], fill=(112, 140, 92)
+        )
+        horizon = 215
+        for n in range(1, 16):  # sleepers, closer together towards the horizon
+            y = horizon + (500 - horizon) * (n / 15) ** 2
+            half = 230 * (y - horizon) / (500 - horizon)
+            draw.line([(400 - half * 1.15, y), (400 + half * 1.15, y)], fill=(104, 78, 52), width=max(2, int(n / 2)))
+        for side in (-1, 1):
+            draw.line([(400, horizon), (400 + side * 230, 500)], fill=(70, 70, 74), width=6)
+        draw.rectangle([376, 166, 424, 214], fill=(232, 196, 40))  # a train coming
+        draw.rectangle([384, 174, 416, 190], fill=(40, 52, 64))
+        draw.text((24, 20), "Port Kerrow - Aldbury", font=font(30), fill=(30, 40, 50))
     else:  # weather map
         draw.rectangle([0, 0, width, height], fill=(226, 236, 228))
         draw.polygon([(0, 220), (180, 160), (330, 230), (420, 180), (560, 250), (800, 210), (800, 500), (0, 500)],
@@ -153,7 +159,8 @@ def ended_posts():
     maya, jonas = "Maya Okafor", "Jonas Brandt"
     return [
         ("landfall-1", 60 * 14, "Red warning for wind across the Kerrow coast", [maya], False, True, para(
-            "The weather service has raised its warning to red for the whole coast from 18:00 until 06:00 tomorrow.",
+            "The weather service has raised its warning to red for the whole coast from this evening until "
+            "tomorrow morning.",
             "Gusts of 130 km/h are possible on exposed headlands. People are asked not to travel unless they must.",
         ), []),
         ("landfall-2", 60 * 12, "Harbour wall overtopped at high tide", [jonas], False, False, para(
@@ -163,7 +170,7 @@ def ended_posts():
             "A café owner on the quay, who has kept the shutters down since noon.",
         ), []),
         ("landfall-3", 60 * 9, "Isolde makes landfall near Scarrow Point", [maya], False, True, para(
-            "The centre of the storm crossed the coast near Scarrow Point at 21:10, the weather service says.",
+            "The centre of the storm crossed the coast near Scarrow Point in the last hour, the weather service says.",
             "https://weather.example/isolde/landfall",
             "Winds are expected to ease slowly after midnight, but heavy rain will continue into tomorrow.",
         ), [card("https://weather.example/isolde/landfall", "Storm Isolde crosses the coast",
@@ -185,8 +192,8 @@ def live_posts():
             "<li>Ferries to the islands stay in port</li>"
             "<li>About 4,000 homes still without power</li>"
             "<li>Schools in the lower town are closed</li></ul>", []),
-        ("cleanup-2", 270, "Kerrow river expected to peak at noon", [maya], False, True, para(
-            "The river agency expects the Kerrow to peak at about 6.5 metres at Mill Bridge around midday, "
+        ("cleanup-2", 270, "Kerrow river expected to peak within hours", [maya], False, True, para(
+            "The river agency expects the Kerrow to peak at about 6.5 metres at Mill Bridge in the next few hours, "
             "more than three metres above its usual level.",
             "https://rivers.example/kerrow/mill-bridge",
             "Residents of Mill Lane and the lower end of Weaver Street have been asked to move valuables upstairs.",
@@ -216,11 +223,11 @@ def live_posts():
         ) + "<ol><li>Harbour Primary</li><li>St Bride's</li><li>Mill Lane Nursery</li><li>Kerrow Academy</li></ol>"
             + para("Schools in the upper town are open as usual."), []),
         ("cleanup-7", 75, "Rail line reopens between Port Kerrow and Aldbury", [jonas], False, True, para(
-            "The first train since Sunday left Port Kerrow at 10:42 after crews cleared two fallen trees near "
+            "The first train since the storm has left Port Kerrow after crews cleared two fallen trees near "
             "Aldbury tunnel. Trains run every hour for the rest of the day.",
             "https://rail.example/news/kerrow-aldbury-reopens",
         ), [card("https://rail.example/news/kerrow-aldbury-reopens", "Line reopens after storm",
-                 "Hourly trains between Port Kerrow and Aldbury from 10:42.", "Coast Rail", "rail")]),
+                 "Hourly trains between Port Kerrow and Aldbury for the rest of the day.", "Coast Rail", "rail")]),
         ("cleanup-8", 40, "What the weather service says about tonight", [maya], False, False, para(
             "A second, weaker low follows Isolde tonight. Expect showers and fresh winds, but nothing like "
             "the weekend.",
