@@ -7,7 +7,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
@@ -113,6 +113,8 @@ async def healthz(request):
 @require_POST
 @staff_member_required
 def set_press_image(request, card_id):
+    if not request.user.has_perm("liveblog.change_column"):
+        raise PermissionDenied("Changing a column's press image needs permission to change columns.")
     card = get_object_or_404(LinkCard.objects.select_related("post__column"), pk=card_id)
     if not card.image:
         messages.error(request, "This link card has no image to use as the press image.")

@@ -206,6 +206,10 @@ def test_readers_never_see_the_press_image_button(client, editor, card_with_imag
     column.refresh_from_db()
     assert not column.press_image
 
+    # Staff who may not change columns cannot change the press image either.
+    client.force_login(User.objects.create_user("intern", is_staff=True))
+    assert client.post(reverse("set_press_image", args=[card_with_image.pk])).status_code == 403
+
     client.force_login(editor)
     page = client.get(column.get_absolute_url()).content.decode()
     assert "Set as default press image" in page
