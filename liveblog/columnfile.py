@@ -25,6 +25,7 @@ from datetime import UTC
 from pathlib import Path
 from urllib.parse import unquote
 
+import nh3
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
@@ -288,7 +289,16 @@ class Reader:
             found.append(self.load_image(src, (*path, "body_html"), BODY_IMAGE_DIR))
             return f"{match.group(1)}{match.group(2)}{self.token}{len(found) - 1}{match.group(2)}"
 
-        return body.clean_html(IMG_SRC.sub(placeholder, value)), found
+        # A first cleaning that still allows data: URLs puts every src in double quotes for IMG_SRC;
+        # the second one, after the images are replaced, is the ordinary one.
+        normalized = nh3.clean(
+            value,
+            tags=body.ALLOWED_TAGS,
+            attributes=body.ALLOWED_ATTRIBUTES,
+            url_schemes=body.URL_SCHEMES | {"data"},
+            strip_comments=True,
+        )
+        return body.clean_html(IMG_SRC.sub(placeholder, normalized)), found
 
     def read(self):
         top = self.obj(self.data, ())

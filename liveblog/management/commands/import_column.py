@@ -15,7 +15,7 @@ class Command(BaseCommand):
         except FileNotFoundError:
             raise CommandError(f"{file}: no such file") from None
         except ColumnFileError as error:
-            raise CommandError(f"{file}, {error}. Nothing was imported.") from None
+            raise CommandError(f"{file}, {str(error).rstrip('.')}. Nothing was imported.") from None
         column = summary.column
         self.stdout.write(
             self.style.SUCCESS(
