@@ -147,8 +147,24 @@ def jpeg(image):
 # Words -------------------------------------------------------------------------------------
 
 
+PICTURE_DESCRIPTIONS = {
+    "river": "A chart of the river level at Mill Bridge rising above the flood line",
+    "ferry": "A ferry moored in grey, choppy water",
+    "grid": "A night map of homes, most lit and some dark",
+    "rail": "A railway line running towards a train between green hills",
+    "weather": "A weather map with a low-pressure centre off the coast",
+}
+
+
 def card(url, title, summary, site, picture):
-    return {"url": url, "title": title, "summary": summary, "site_name": site, "image": f"images/{picture}.jpg"}
+    return {
+        "url": url,
+        "title": title,
+        "summary": summary,
+        "site_name": site,
+        "image": f"images/{picture}.jpg",
+        "image_alt": PICTURE_DESCRIPTIONS[picture],
+    }
 
 
 def para(*texts):

@@ -44,6 +44,7 @@ def via_header_photo(client, file):
             "started_at_0": "2026-11-24",
             "started_at_1": "06:00:00",
             "header_photo": file,
+            "header_photo_alt": "Storm clouds over the harbour",
         },
     )
     column = Column.objects.filter(slug="storm").first()
@@ -52,7 +53,8 @@ def via_header_photo(client, file):
 
 def via_author_photo(client, file):
     response = client.post(
-        reverse("admin:liveblog_author_add"), {"name": "Ada Rees", "slug": "ada-rees", "photo": file}
+        reverse("admin:liveblog_author_add"),
+        {"name": "Ada Rees", "slug": "ada-rees", "photo": file, "photo_alt": "Ada Rees smiling"},
     )
     author = Author.objects.filter(slug="ada-rees").first()
     return field_error(response, "photo"), author and author.photo.name
@@ -61,7 +63,13 @@ def via_author_photo(client, file):
 def via_card_image(client, file):
     column = Column.objects.create(title="Storm", slug="storm")
     author = Author.objects.create(name="Ada Rees", slug="ada-rees")
-    card = {"url": "https://example.org/a", "image": file, "embedded_at_0": "2026-11-24", "embedded_at_1": "06:00:00"}
+    card = {
+        "url": "https://example.org/a",
+        "image": file,
+        "image_alt": "A flooded street",
+        "embedded_at_0": "2026-11-24",
+        "embedded_at_1": "06:00:00",
+    }
     response = client.post(reverse("admin:liveblog_post_add"), post_form(column, [(author, 0)], cards=[card]))
     card = LinkCard.objects.first()
     return field_error(response, "image"), card and card.image.name
@@ -187,6 +195,7 @@ def test_a_bad_file_loses_nothing_already_saved(editor_client):
             "started_at_0": "2026-11-24",
             "started_at_1": "06:00:00",
             "header_photo": upload("bad.png", b"not a picture"),
+            "header_photo_alt": "Storm clouds over the harbour",
         },
     )
     assert NOT_AN_IMAGE in field_error(response, "header_photo")
