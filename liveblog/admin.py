@@ -5,7 +5,6 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.options import IS_POPUP_VAR
-from django.db import models
 from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.urls import reverse
@@ -13,6 +12,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
+from liveblog import linkcards
 from liveblog.models import Author, Byline, Column, LinkCard, Post, Series
 
 # The admin's date and time inputs have no sub-minute precision worth trusting.
@@ -83,13 +83,32 @@ class BylineInline(admin.TabularInline):
     verbose_name_plural = "bylines (shown to readers in this order)"
 
 
+class LinkCardForm(forms.ModelForm):
+    url = forms.URLField(label="URL", max_length=2000, assume_scheme="https")
+    canonical_url = forms.URLField(
+        label="canonical URL", max_length=2000, required=False, assume_scheme="https",
+        help_text="The address the page gives for itself.",
+    )  # fmt: skip
+    fetch_again = forms.BooleanField(
+        required=False,
+        label="Fetch again",
+        help_text="Read the page anew when you save. What you typed is kept; empty a field to take the page's value.",
+    )
+
+    class Meta:
+        model = LinkCard
+        fields = ["url", "title", "summary", "site_name", "image", "image_alt", "canonical_url", "embedded_at"]
+
+
 class LinkCardInline(admin.StackedInline):
     model = LinkCard
+    form = LinkCardForm
     extra = 0
-    fields = ["url", "title", "summary", "image", "image_alt", "site_name", "embedded_at", "press_image_action"]
-    readonly_fields = ["press_image_action"]
-    # A URL typed without a scheme is a web address; Django 6 makes https the default anyway.
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    fields = [
+        "url", "fetch_state", "fetch_note", "fetch_again", "title", "summary", "site_name",
+        "image", "image_alt", "canonical_url", "embedded_at", "press_image_action",
+    ]  # fmt: skip
+    readonly_fields = ["fetch_state", "fetch_note", "press_image_action"]
     verbose_name_plural = "link cards (a paragraph holding only the card's URL places it in the body)"
 
     @admin.display(description="Press image")
@@ -140,6 +159,7 @@ class PostAdmin(admin.ModelAdmin):
     ordering = ["-published_at", "-id"]
     fields = ["column", "headline", "body", "status", "published_at", "pinned", "key_event"]
     save_on_top = True
+    actions = ["fetch_link_cards_again"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("bylines__author")
@@ -149,7 +169,18 @@ class PostAdmin(admin.ModelAdmin):
         return ", ".join(author.name for author in post.ordered_authors())
 
     def save_formset(self, request, form, formset, change):
-        formset.save()
+        super().save_formset(request, form, formset, change)
+        if formset.model is LinkCard:
+            for card_form in formset.forms:
+                card = card_form.instance
+                if card.pk is None or card_form in formset.deleted_forms:
+                    continue
+                # A card added by hand with nothing but its URL is filled from the page like a pasted one,
+                # and a card whose URL the editor changed describes another page now.
+                added_bare = card in formset.new_objects and not card.title
+                moved = card in formset.changed_objects and "url" in card_form.changed_data
+                if card_form.cleaned_data.get("fetch_again") or added_bare or moved:
+                    linkcards.fetch_again(card)
         if formset.model is Byline:
             # Readers see bylines in the order the editor listed them; ties keep the form's order.
             kept = sorted(
@@ -177,3 +208,10 @@ class PostAdmin(admin.ModelAdmin):
             url = response["Location"]
             response["Location"] = f"{url}{'&' if '?' in url else '?'}{urlencode({'column': post.column_id})}"
         return response
+
+    @admin.action(description="Fetch the link cards of the selected posts again")
+    def fetch_link_cards_again(self, request, queryset):
+        cards = LinkCard.objects.filter(post__in=queryset)
+        for card in cards:
+            linkcards.fetch_again(card)
+        self.message_user(request, f"Fetching {len(cards)} link card(s) again; they fill in within seconds.")

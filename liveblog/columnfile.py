@@ -555,6 +555,10 @@ def apply_post(column, spec, authors, token, files):
             embedded_at=card_spec["embedded_at"],
         )
         card_changed |= set_image(card.image, card_spec["image"], files)
+        if not card.pk or card.fetch_state == LinkCard.FetchState.PENDING:
+            # A card from the file is used as it is: it replaces the placeholder saving the post made for
+            # its URL, and the fetcher leaves it alone. A card fetched earlier keeps its state.
+            card_changed |= set_fields(card, fetch_state=LinkCard.FetchState.MANUAL, fetch_note="")
         if card_changed or not card.pk:
             card.save()
             changed = True

@@ -24,3 +24,7 @@ STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.s
 # so browser tests get the stylesheet without a collectstatic run first.
 SERVESTATIC_USE_FINDERS = True
 SERVESTATIC_AUTOREFRESH = True
+# The link-card fetcher may reach the local test servers (never set anywhere else: liveblog.E002).
+LINKCARD_FETCH_ALLOW_LOOPBACK = True
+# No DNS query may leave the machine during tests: host names resolve from this map only (tests add to it).
+LINKCARD_FETCH_STATIC_HOSTS = {}

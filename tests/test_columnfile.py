@@ -141,6 +141,7 @@ def test_import_creates_the_column_the_file_describes(folder, client):
     assert [a.name for a in ferries.ordered_authors()] == ["Ada Rees", "Tomás Whitfield"]
     card = ferries.link_cards.get()
     assert card.title == "Ferry timetable" and card.image.name.startswith("cards/")
+    assert card.fetch_state == LinkCard.FetchState.MANUAL  # used as it is: the fetcher leaves it alone
     assert 'src="/media/uploads/imported/' in ferries.body
     map_name = ferries.body.split('src="/media/')[1].split('"')[0]
     assert default_storage.exists(map_name)
@@ -183,6 +184,15 @@ def test_a_changed_file_updates_matched_posts_and_adds_new_ones(folder):
     assert post.link_cards.get().title == "Updated ferry timetable"
     assert Post.objects.count() == 4
     assert Author.objects.count() == 2
+
+
+def test_a_url_with_no_card_in_the_file_is_fetched(folder):
+    data = column_file()
+    data["posts"][1]["body_html"] += "<p>https://rivers.example/levels</p>"
+    import_column(write(folder, data))
+    placeholder = LinkCard.objects.get(url="https://rivers.example/levels")
+    assert placeholder.fetch_state == LinkCard.FetchState.PENDING  # fetched once the import commits
+    assert LinkCard.objects.get(url="https://example.org/ferries").fetch_state == LinkCard.FetchState.MANUAL
 
 
 def admin_made_column(column, make_post, author):

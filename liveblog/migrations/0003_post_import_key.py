@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('liveblog', '0001_initial'),
+        ('liveblog', '0002_link_card_fetching'),
     ]
 
     operations = [
