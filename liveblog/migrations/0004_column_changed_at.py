@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('liveblog', '0002_link_card_fetching'),
+        ('liveblog', '0003_post_import_key'),
     ]
 
     operations = [
