@@ -154,7 +154,8 @@ def test_import_creates_the_column_the_file_describes(folder, client):
     assert gusts.import_key is None and gusts.key_event
     assert gusts.published_at.isoformat() == "2016-10-11T06:40:00+00:00"
 
-    page = client.get(column.get_absolute_url()).content.decode()
+    # The body: the head repeats post text in its structured data.
+    page = client.get(column.get_absolute_url()).content.decode().split("<body>", 1)[1]
     assert page.index("No crossings today.") < page.index("Ferry timetable") < page.index("The route")
     assert "Draft: school closures" not in page
 
@@ -252,7 +253,8 @@ def test_an_export_brings_a_deleted_column_back(tmp_path, column, make_post, aut
     assert pictures_decoded(columnfile.export_column(restored)) == pictures_decoded(exported)
     page_after = client.get(restored.get_absolute_url()).content.decode()
     assert "Police closed the pier." in page_after
-    assert without_names(page_after) == without_names(page_before)
+    # What readers read; the head's structured data also gives the restored column's modification times.
+    assert without_names(page_after.split("<body>", 1)[1]) == without_names(page_before.split("<body>", 1)[1])
 
 
 def without_names(page):
