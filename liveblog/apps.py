@@ -3,11 +3,13 @@ from django.contrib.staticfiles.apps import StaticFilesConfig as BaseStaticFiles
 
 
 class LiveblogConfig(AppConfig):
+    default = True  # apps.py also holds StaticFilesConfig: say which one is the app's
     name = "liveblog"
     verbose_name = "Liveblog"
 
     def ready(self):
-        from liveblog import checks  # noqa: F401  (registers the system checks)
+        # checks registers the system checks; broadcast connects the signals (saving tells readers).
+        from liveblog import broadcast, checks  # noqa: F401
 
 
 class StaticFilesConfig(BaseStaticFilesConfig):

@@ -1,6 +1,6 @@
 from ckeditor_uploader.fields import RichTextUploadingField
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -83,6 +83,10 @@ class Column(models.Model):
     def __str__(self):
         return self.title
 
+    def save(self, *args, **kwargs):
+        with transaction.atomic():  # with the column_ended event it may cause (liveblog.broadcast)
+            super().save(*args, **kwargs)
+
     def get_absolute_url(self):
         return reverse("column", args=[self.slug])
 
@@ -148,7 +152,9 @@ class Post(models.Model):
 
     def save(self, *args, **kwargs):
         self.body = body.clean_html(self.body)
-        super().save(*args, **kwargs)
+        # The event telling readers is written in the same transaction as the change (liveblog.broadcast).
+        with transaction.atomic():
+            super().save(*args, **kwargs)
 
     def get_absolute_url(self):
         return reverse("post", args=[self.column.slug, self.pk])
@@ -185,6 +191,10 @@ class Byline(models.Model):
     def __str__(self):
         return f"{self.author} on {self.post}"
 
+    def save(self, *args, **kwargs):
+        with transaction.atomic():  # with the event it causes (liveblog.broadcast)
+            super().save(*args, **kwargs)
+
 
 class LinkCard(models.Model):
     post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="link_cards")
@@ -203,6 +213,10 @@ class LinkCard(models.Model):
     def __str__(self):
         return self.title or self.url
 
+    def save(self, *args, **kwargs):
+        with transaction.atomic():  # with the event it causes (liveblog.broadcast)
+            super().save(*args, **kwargs)
+
     @property
     def display_title(self):
         return self.title or self.host
@@ -212,3 +226,45 @@ class LinkCard(models.Model):
         from urllib.parse import urlsplit
 
         return urlsplit(self.url).hostname or self.url
+
+
+class Event(models.Model):
+    """One change readers must see, numbered per column; what live pushes and catch-up deliver."""
+
+    class Kind(models.TextChoices):
+        PUBLISHED = "published", "Published"
+        EDITED = "edited", "Edited"
+        PINNED = "pinned", "Pinned"
+        UNPINNED = "unpinned", "Unpinned"
+        KEY_EVENT = "key_event", "Key event toggled"
+        UNPUBLISHED = "unpublished", "Unpublished"
+        DELETED = "deleted", "Deleted"
+        COLUMN_ENDED = "column_ended", "Column ended"
+        COLUMN_REOPENED = "column_reopened", "Column reopened"
+
+    # Kinds after which readers show the post; the others remove it (or concern the column).
+    SHOWING = (Kind.PUBLISHED, Kind.EDITED, Kind.PINNED, Kind.UNPINNED, Kind.KEY_EVENT)
+
+    column = models.ForeignKey(Column, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveBigIntegerField()
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # A plain number, not a foreign key: the removal of a deleted post must outlive it.
+    post_id = models.BigIntegerField(null=True, blank=True)
+    pinned = models.BooleanField(default=False)
+    key_event = models.BooleanField(default=False)
+    html = models.TextField(blank=True, help_text="The post rendered by the post partial, as readers see it.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["column", "seq"]
+        constraints = [models.UniqueConstraint(fields=["column", "seq"], name="event_unique_seq_per_column")]
+        indexes = [models.Index(fields=["column", "post_id", "-seq"], name="event_column_post_idx")]
+
+    def __str__(self):
+        return f"{self.column_id}#{self.seq} {self.kind} post {self.post_id}"
+
+    def get_absolute_url(self):
+        return reverse("column_events", args=[self.column.slug]) + f"?after={self.seq - 1}"
+
+    def as_dict(self):
+        return {"seq": self.seq, "kind": self.kind, "post_id": self.post_id, "html": self.html}
