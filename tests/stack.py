@@ -17,9 +17,12 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import PBKDF2PasswordHasher, make_password
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "test-secret-key-for-the-production-stack-" + "x" * 20
+PASSWORD = "correct horse battery staple"
 
 
 def free_port():
@@ -64,8 +67,9 @@ def stack_env(redis_url):
 class Stack:
     """`manage.py serve` (WORKERS uvicorn processes + the scheduler) with the test database."""
 
-    def __init__(self, redis_url, workers=2, setup=False):
+    def __init__(self, redis_url, workers=2, setup=False, env=None):
         self.redis_url = redis_url
+        self.env = env or {}
         self.workers = workers
         self.port = free_port()
         self.setup = setup
@@ -83,7 +87,9 @@ class Stack:
         command = [sys.executable, "manage.py", "serve", "--port", str(self.port), "--workers", str(self.workers)]
         if not self.setup:
             command.append("--no-setup")
-        self.process = subprocess.Popen(command, cwd=ROOT, env=stack_env(self.redis_url), start_new_session=True)
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env={**stack_env(self.redis_url), **self.env}, start_new_session=True
+        )
         wait_for(self.healthy, timeout=60, interval=0.2, message="the server to answer /healthz")
         return self
 
@@ -160,3 +166,20 @@ def stack(django_db_setup, collected_static):
     server = Stack(settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]).start()
     yield server
     server.stop()
+
+
+def logged_in_editor(chromium, server):
+    """A Chromium page logged in to the stack's admin as a superuser."""
+    user = get_user_model().objects.create_superuser("editor", "editor@example.org")
+    # The server runs the production settings, whose hashers do not include the tests' fast one.
+    user.password = make_password(PASSWORD, hasher=PBKDF2PasswordHasher())
+    user.save()
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{server.url}/admin/login/")
+    page.fill("#id_username", "editor")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#user-tools")
+    yield page
+    context.close()

@@ -226,6 +226,7 @@
     socket = ws;
     ws.onopen = function () {
       opened = true;
+      root.setAttribute("data-live-state", "open");
       attempts = 0;
       failures = 0;
       stopPolling();
@@ -239,6 +240,7 @@
       receive(JSON.parse(message.data));
     };
     ws.onclose = function (close) {
+      root.setAttribute("data-live-state", "closed");
       clearInterval(pingTimer);
       clearTimeout(pongDue);
       if (socket === ws) socket = null;

@@ -1,0 +1,99 @@
+"""End to end in Chromium against the production stack: an editor works in the admin, a reader watches."""
+
+import pytest
+
+from liveblog.models import Post
+from tests.stack import logged_in_editor, wait_for
+
+pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def editor(chromium, stack):
+    yield from logged_in_editor(chromium, stack)
+
+
+def open_reader(page, stack, column):
+    page.goto(f"{stack.url}{column.get_absolute_url()}")
+    page.wait_for_selector(".column[data-live-state=open]")
+    # Marks this very document: a reload would lose it.
+    page.evaluate("window.sameDocument = true")
+
+
+def fill_body(page, html):
+    page.wait_for_function(
+        "window.CKEDITOR && CKEDITOR.instances.id_body && CKEDITOR.instances.id_body.status === 'ready'"
+    )
+    page.evaluate("html => CKEDITOR.instances.id_body.setData(html)", html)
+
+
+def post_ids(page, selector="#posts article.post"):
+    return page.eval_on_selector_all(selector, "nodes => nodes.map(n => n.dataset.postId)")
+
+
+def test_reader_sees_admin_publish_edit_and_delete_without_reload(stack, page, editor, column, make_post):
+    make_post("Earlier update")
+    open_reader(page, stack, column)
+
+    editor.goto(f"{stack.url}/admin/liveblog/post/add/")
+    editor.select_option("#id_column", str(column.pk))
+    editor.fill("#id_headline", "Ceasefire announced")
+    fill_body(editor, "<p>The ceasefire starts at <strong>noon</strong>.</p>")
+    editor.select_option("#id_status", "published")
+    editor.click("input[name=_continue]")
+    editor.wait_for_selector(".messagelist .success")
+    post = Post.objects.get(headline="Ceasefire announced")
+
+    article = page.wait_for_selector(f"#posts #post-{post.pk}")
+    assert "noon" in article.inner_text()
+    assert post_ids(page)[0] == str(post.pk)  # newest first
+    assert page.get_attribute(".live-announcer", "aria-live") == "polite"
+    assert "Ceasefire announced" in page.inner_text(".live-announcer")
+
+    fill_body(editor, "<p>The ceasefire starts at <strong>one o'clock</strong>.</p>")
+    editor.fill("#id_headline", "Ceasefire delayed")
+    editor.click("input[name=_continue]")
+    editor.wait_for_selector(".messagelist .success")
+    page.wait_for_function(
+        "id => (document.getElementById('post-' + id) || {}).textContent.includes('one o\\'clock')", arg=post.pk
+    )
+    assert post_ids(page).count(str(post.pk)) == 1
+    assert "Ceasefire delayed" in page.inner_text(f"#post-{post.pk}")
+
+    editor.goto(f"{stack.url}/admin/liveblog/post/{post.pk}/delete/")
+    editor.click("input[type=submit]")
+    editor.wait_for_selector(".messagelist .success")
+    page.wait_for_selector(f"#post-{post.pk}", state="detached")
+    assert len(post_ids(page)) == 1
+    assert page.evaluate("window.sameDocument") is True
+
+
+def test_a_scrolled_reader_gets_a_button_not_a_jump(stack, page, column, make_post):
+    for i in range(12):
+        make_post(f"Update {i}", body="<p>" + "Long paragraph. " * 80 + "</p>")
+    open_reader(page, stack, column)
+    page.mouse.wheel(0, 2500)
+    wait_for(lambda: page.evaluate("window.scrollY") > 2000, message="the reader to scroll")
+    scrolled = page.evaluate("window.scrollY")
+
+    fresh = make_post("Breaking while you read")
+    button = page.wait_for_selector(".new-updates:visible")
+    assert button.inner_text() == "1 new update"
+    second = make_post("And another one")
+    page.wait_for_function("document.querySelector('.new-updates').textContent === '2 new updates'")
+    assert page.evaluate("window.scrollY") == scrolled
+    assert page.query_selector(f"#post-{fresh.pk}") is None
+
+    button.click()
+    page.wait_for_selector(f"#posts #post-{second.pk}")
+    assert post_ids(page)[:2] == [str(second.pk), str(fresh.pk)]
+    assert page.is_hidden(".new-updates")
+
+
+def test_relative_times_sit_next_to_the_gmt_time(stack, page, column, make_post):
+    make_post("Timed")
+    open_reader(page, stack, column)
+    label = page.inner_text("#posts article.post .post-meta")
+    assert "(GMT)" in label and "just now" in label
