@@ -47,7 +47,8 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/ruff format .
 
 bench: $(VENV)/.dev
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) bench/fanout.py
+	@# The benchmark starts a redis-server of its own; readers run in processes of their own.
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/fanout.py
 
 clean:
 	rm -rf $(VENV) staticfiles .test-media

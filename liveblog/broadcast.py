@@ -15,10 +15,12 @@ commit, so the committed events of a column are always a gapless prefix.
 import asyncio
 import json
 import logging
+import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import Max
 from django.db.models.signals import post_delete, post_save
@@ -146,10 +148,41 @@ def column_changed(column, using=DEFAULT_DB_ALIAS):
 def publish(event):
     """Hand one committed event to every server process. Never fails the caller: readers catch up."""
     message = {"type": "live.event", "column_id": event.column_id, "seq": event.seq, "frame": frame(event.as_dict())}
+    layer = get_channel_layer()
     try:
-        run_async(get_channel_layer().group_send, GROUP, message)
-    except Exception:
+        if hasattr(layer, "group_send") and not isinstance(layer, InMemoryChannelLayer):
+            publisher.run(layer.group_send(GROUP, message))
+        else:
+            run_async(layer.group_send, GROUP, message)
+    except Exception:  # the change is committed; the hubs' catch-up from the database will deliver it
         logger.warning("Could not send event %s to the channel layer; readers will catch up", event, exc_info=True)
+
+
+class Publisher:
+    """One event loop thread per process for sending to Redis, so its connections are reused
+    (async_to_sync from a plain thread would start a loop, and a Redis connection, per event)."""
+
+    TIMEOUT = 5  # seconds; a Redis that hangs must not hold the editor's request
+
+    def __init__(self):
+        self.loop = None
+        self.lock = threading.Lock()
+
+    def run(self, coroutine):
+        with self.lock:
+            if self.loop is None or self.pid != os.getpid():
+                self.loop = asyncio.new_event_loop()
+                self.pid = os.getpid()
+                threading.Thread(target=self.loop.run_forever, name="liveblog-publisher", daemon=True).start()
+        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        try:
+            return future.result(timeout=self.TIMEOUT)
+        except BaseException:
+            future.cancel()
+            raise
+
+
+publisher = Publisher()
 
 
 def run_async(function, *args):
@@ -172,7 +205,9 @@ def post_saved(sender, instance, raw=False, using=DEFAULT_DB_ALIAS, **kwargs):
 
 
 @receiver(post_delete, sender=Post, dispatch_uid="liveblog.broadcast.post_deleted")
-def post_deleted(sender, instance, using=DEFAULT_DB_ALIAS, **kwargs):
+def post_deleted(sender, instance, using=DEFAULT_DB_ALIAS, origin=None, **kwargs):
+    if isinstance(origin, Column) or getattr(origin, "model", None) is Column:
+        return  # the column goes, with its events: nobody is left to tell
     post_changed(instance.pk, instance.column_id, using=using, deleted=True)
 
 

@@ -7,12 +7,15 @@ reader may send is "ping" (answered "pong"); anything else closes the socket.
 This consumer never touches the database itself (the hub reads it), so it skips
 what Channels' generic consumers do per message: since Channels 4.2 every
 dispatched message first runs `close_old_connections` in a worker thread, and
-`await_many_dispatch` creates a task per message. Here a reader costs two tasks
-(this one, reading the client, and its writer) and a bounded queue.
+`await_many_dispatch` creates a task per message. Here a reader costs one task
+(reading the client) and an outbox that only fills while its socket cannot take
+more; the hub starts each send directly (see `offer`).
 """
 
 import asyncio
+import collections
 import contextlib
+import types
 from urllib.parse import parse_qs
 
 from channels.consumer import AsyncConsumer
@@ -31,9 +34,9 @@ class LiveConsumer(AsyncConsumer):
         self.scope = scope
         self.base_send = send
         self.feed = None
-        self.writer = None
-        self.sent = 0
-        self.queue = asyncio.Queue(maxsize=fanout.QUEUE_SIZE)
+        self.sent = 0  # the last seq this reader has been sent
+        self.outbox = collections.deque()  # frames waiting while a send waits for the socket
+        self.flushing = None  # the task finishing a send that had to wait, if any
         try:
             while True:
                 message = await receive()
@@ -52,40 +55,62 @@ class LiveConsumer(AsyncConsumer):
         after = parse_after(self.scope.get("query_string", b""))
         await self.base_send({"type": "websocket.accept"})
         try:
-            self.feed = await fanout.hub.join(slug, self)
+            feed = await fanout.hub.join(slug, self)
         except fanout.UnknownColumn:
             return await self.close(fanout.CLOSE_UNKNOWN_COLUMN)
+        self.feed = feed
+        # Live frames that arrive while the backlog goes out wait in the outbox, behind it.
+        self.flushing = asyncio.current_task()
         if after is None:
-            after = self.feed.last_seq
-        backlog = await fanout.hub.backlog(self.feed, after)
-        if after > self.feed.last_seq:
+            after = feed.last_seq
+        backlog = await fanout.hub.backlog(feed, after)
+        if after > feed.last_seq:
             return await self.close(fanout.CLOSE_AHEAD)
         if len(backlog) > fanout.BACKLOG_LIMIT:
             return await self.close(fanout.CLOSE_BEHIND)
         self.sent = after
-        self.writer = asyncio.ensure_future(self.write(backlog))
+        self.outbox.extendleft(reversed(backlog))
+        await self.drain()
 
-    async def write(self, backlog):
+    def offer(self, item):
+        """Called by the hub for every new frame, for every reader: never waits, never delays the next reader."""
+        if self.flushing is not None:
+            if len(self.outbox) >= fanout.QUEUE_SIZE:
+                # Too slow: let go of it now; the browser catches up over HTTP and reconnects.
+                self.leave()
+                self.closing = asyncio.ensure_future(self.close(fanout.CLOSE_SLOW))
+            else:
+                self.outbox.append(item)
+            return
+        seq, text = item
+        if seq <= self.sent:
+            return
+        # Start the ASGI send right here rather than in a task per reader: on a writable socket it completes
+        # without ever suspending (a few microseconds), and only a socket that must drain costs a task.
+        try:
+            pending = start_eagerly(self.base_send({"type": "websocket.send", "text": text}))
+        except Exception:  # noqa: BLE001  this reader is gone; the others must still get the frame
+            self.stop()
+            return
+        self.sent = seq
+        if pending is not None:
+            self.flushing = asyncio.ensure_future(self.finish(pending))
+
+    async def finish(self, pending):
+        try:
+            await pending
+            await self.drain()
+        except Exception:  # noqa: BLE001  the client went away mid-send; the disconnect follows
+            self.stop()
+
+    async def drain(self):
         send = self.base_send
-        for seq, text in backlog:
-            if seq > self.sent:
-                await send({"type": "websocket.send", "text": text})
-                self.sent = seq
-        queue = self.queue
-        while True:
-            seq, text = await queue.get()
+        while self.outbox:
+            seq, text = self.outbox.popleft()
             if seq > self.sent:  # the backlog may already have carried it
                 await send({"type": "websocket.send", "text": text})
                 self.sent = seq
-
-    def offer(self, item):
-        """Called by the hub for every new frame; never waits."""
-        try:
-            self.queue.put_nowait(item)
-        except asyncio.QueueFull:
-            # Too slow: let go of it now, the browser catches up over HTTP and reconnects.
-            self.leave()
-            self.closing = asyncio.ensure_future(self.close(fanout.CLOSE_SLOW))
+        self.flushing = None
 
     async def client_says(self, text, data):
         if text == "ping":
@@ -107,9 +132,40 @@ class LiveConsumer(AsyncConsumer):
 
     def stop(self):
         self.leave()
-        if self.writer is not None and self.writer is not asyncio.current_task():
-            self.writer.cancel()
-        self.writer = None
+        flushing, self.flushing = self.flushing, None
+        if flushing is not None and flushing is not asyncio.current_task():
+            flushing.cancel()
+        self.outbox.clear()
+
+
+def start_eagerly(coroutine):
+    """Run a coroutine up to its first suspension, now. Returns None if it finished, else an awaitable
+    that finishes it (what Python 3.12's eager tasks do; this project runs on 3.11)."""
+    try:
+        waiting_for = coroutine.send(None)
+    except StopIteration:
+        return None
+    except BaseException:
+        coroutine.close()
+        raise
+    return resume(coroutine, waiting_for)
+
+
+@types.coroutine
+def resume(coroutine, waiting_for):
+    while True:
+        try:
+            value = yield waiting_for
+        except BaseException as thrown:  # noqa: BLE001  the future's exception or a cancellation: pass it in
+            try:
+                waiting_for = coroutine.throw(thrown)
+            except StopIteration as done:
+                return done.value
+            continue
+        try:
+            waiting_for = coroutine.send(value)
+        except StopIteration as done:
+            return done.value
 
 
 def parse_after(query_string):

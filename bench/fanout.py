@@ -1,0 +1,424 @@
+"""Fan-out benchmark: one column, 1,000 and 3,000 readers, commit to socket (`make bench`).
+
+For each reader count it measures, from the editor's commit (an ORM save in a
+transaction, timed by the first on_commit callback) to each reader's socket:
+first / median / p99 / last, delivered / expected, and the server's memory per
+connection (RSS growth / connections). The same readers then connect to a
+minimal `websockets` broadcast server, started here, which gets the same frame
+when the editor "commits", and the script prints the ratios.
+
+Readers live in CLIENT_PROCESSES processes other than the servers'. Loopback only.
+Our server is the production stack's uvicorn command (liveblog/management/commands/serve.py)
+with one worker, so both sides are one process; permessage-deflate is measured on and off.
+
+Environment: DATABASE_URL (PostgreSQL). The script starts a redis-server of its own on a free port,
+so other users of the machine's Redis neither disturb nor are disturbed by the figures.
+Options: --readers 1000,3000 --events 5 --profile --skip-deflate.
+"""
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import resource
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CLIENT_PROCESSES = 4
+ORIGIN = "http://localhost"
+PREFIX = f"liveblog-bench-{os.getpid()}"
+
+
+def raise_fd_limit():
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+# ---- Readers: client processes holding many sockets ----------------------------------
+
+
+def client_process(conn, url, count):
+    import uvloop
+    import websockets
+
+    raise_fd_limit()
+
+    async def main():
+        sockets = []
+        semaphore = asyncio.Semaphore(100)
+
+        async def open_one():
+            async with semaphore:
+                for attempt in range(5):
+                    try:
+                        return await websockets.connect(
+                            url, origin=ORIGIN, open_timeout=60, compression="deflate" if deflate else None
+                        )
+                    except (OSError, websockets.InvalidHandshake, TimeoutError):
+                        await asyncio.sleep(0.2 * (attempt + 1))
+                return None
+
+        deflate = "deflate=1" in url
+        opened = await asyncio.gather(*(open_one() for _ in range(count)))
+        sockets = [s for s in opened if s is not None]
+        received = [[] for _ in sockets]
+
+        async def listen(index, ws):
+            try:
+                async for message in ws:
+                    now = time.time()
+                    if message.startswith('{"seq":'):
+                        received[index].append((now, int(message[7 : message.index(",", 7)])))
+            except websockets.ConnectionClosed:
+                pass
+
+        tasks = [asyncio.ensure_future(listen(i, ws)) for i, ws in enumerate(sockets)]
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, conn.send, ("ready", len(sockets)))
+        while True:
+            command = await loop.run_in_executor(None, conn.recv)
+            if command == "report":
+                await loop.run_in_executor(None, conn.send, [{seq: t for t, seq in r} for r in received])
+                for r in received:
+                    r.clear()
+            elif command == "close":
+                await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+                for task in tasks:
+                    task.cancel()
+                conn.send("closed")
+                return
+
+    uvloop.run(main())
+
+
+class Readers:
+    def __init__(self, url, total):
+        self.pipes, self.processes = [], []
+        share = [
+            total // CLIENT_PROCESSES + (1 if i < total % CLIENT_PROCESSES else 0) for i in range(CLIENT_PROCESSES)
+        ]
+        context = multiprocessing.get_context("spawn")
+        for count in share:
+            parent, child = context.Pipe()
+            process = context.Process(target=client_process, args=(child, url, count), daemon=True)
+            process.start()
+            self.pipes.append(parent)
+            self.processes.append(process)
+        self.connected = sum(pipe.recv()[1] for pipe in self.pipes)
+
+    def report(self):
+        for pipe in self.pipes:
+            pipe.send("report")
+        return [times for pipe in self.pipes for times in pipe.recv()]
+
+    def close(self):
+        for pipe in self.pipes:
+            pipe.send("close")
+        for pipe, process in zip(self.pipes, self.processes, strict=True):
+            pipe.recv()
+            process.join(timeout=10)
+
+
+def warm_up(url):
+    """One reader comes and goes first, so one-time imports and connections are not counted per reader."""
+    import websockets.sync.client
+
+    with websockets.sync.client.connect(url, origin=ORIGIN) as ws:
+        ws.send("ping")
+        time.sleep(0.5)
+
+
+# ---- The two servers --------------------------------------------------------------
+
+
+def plain_server(port, deflate, ready):
+    """The yardstick: a minimal websockets broadcast server (one process)."""
+    import uvloop
+    from websockets.asyncio.server import broadcast, serve
+
+    raise_fd_limit()
+    readers = set()
+
+    async def handler(ws):
+        if ws.request.path.startswith("/publish"):
+            async for frame in ws:
+                broadcast(readers, frame)
+            return
+        readers.add(ws)
+        try:
+            await ws.wait_closed()
+        finally:
+            readers.discard(ws)
+
+    async def main():
+        compression = "deflate" if deflate else None
+        async with serve(handler, "127.0.0.1", port, compression=compression, max_size=4096, backlog=4096):
+            ready.set()
+            await asyncio.Future()
+
+    uvloop.run(main())
+
+
+def start_liveblog(port, deflate):
+    from liveblog.management.commands.serve import uvicorn_command
+
+    env = dict(os.environ, DEBUG="0", CHANNEL_PREFIX=PREFIX, ALLOWED_HOSTS="localhost,127.0.0.1")
+    env.update(LOG_LEVEL="WARNING", SECURE_SSL_REDIRECT="0")
+    env.setdefault("SECRET_KEY", "bench-only-secret-key-" + "b" * 40)
+    command = [*uvicorn_command("127.0.0.1", port, workers=1, deflate=deflate), "--backlog", "4096"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                return process
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("the Liveblog server did not start")
+
+
+# ---- The editor ----------------------------------------------------------------------
+
+
+def start_redis():
+    port = free_port()
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    os.environ["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return process
+        time.sleep(0.05)
+    raise RuntimeError("redis-server did not start")
+
+
+def setup_django():
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "liveblog.settings")
+    os.environ["CHANNEL_PREFIX"] = PREFIX
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+
+
+def make_column():
+    from liveblog.models import Author, Column
+
+    slug = f"bench-{os.getpid()}"
+    column = Column.objects.create(title="Benchmark column", slug=slug)
+    author, _ = Author.objects.get_or_create(slug="bench-author", defaults={"name": "Bench Author"})
+    return column, author
+
+
+def commit_post(column, author, n):
+    """An editor's save: post + byline in one transaction. Returns the commit time."""
+    from django.db import transaction
+
+    from liveblog.models import Byline, Post
+
+    committed = []
+    with transaction.atomic():
+        transaction.on_commit(lambda: committed.append(time.time()))  # runs first after COMMIT
+        post = Post.objects.create(
+            column=column,
+            headline=f"Benchmark update {n}",
+            body="<p>" + "A paragraph of a typical live update, a few sentences long. " * 12 + "</p>",
+            status=Post.Status.PUBLISHED,
+        )
+        Byline.objects.create(post=post, author=author)
+    return committed[0]
+
+
+# ---- Measuring ----------------------------------------------------------------------------
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def summarise(starts, reports, expected_readers):
+    """starts: {seq: commit time}; reports: per reader, {seq: receive time}."""
+    firsts, medians, p99s, lasts = [], [], [], []
+    delivered = 0
+    for seq, start in starts.items():
+        latencies = [(times[seq] - start) * 1000 for times in reports if seq in times]
+        delivered += len(latencies)
+        if latencies:
+            firsts.append(min(latencies))
+            medians.append(statistics.median(latencies))
+            p99s.append(percentile(latencies, 0.99))
+            lasts.append(max(latencies))
+    median = statistics.median
+    return {
+        "first_ms": median(firsts),
+        "median_ms": median(medians),
+        "p99_ms": median(p99s),
+        "last_ms": median(lasts),
+        "worst_last_ms": max(lasts),
+        "delivered": delivered,
+        "expected": expected_readers * len(starts),
+    }
+
+
+def run_liveblog(readers_count, events, deflate, column, author, profile=False):
+    port = free_port()
+    server = start_liveblog(port, deflate)
+    try:
+        url = f"ws://localhost:{port}/ws/live/{column.slug}/?deflate={int(deflate)}"
+        warm_up(url)
+        before = rss_kib(server.pid)
+        readers = Readers(url, readers_count)
+        time.sleep(1)
+        commit_post(column, author, 0)  # warm-up
+        time.sleep(1)
+        readers.report()
+        after = rss_kib(server.pid)
+        spy = None
+        if profile:
+            spy = subprocess.Popen(
+                [str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(server.pid), "-o",
+                 str(ROOT / "bench" / "profile.txt"), "-f", "raw", "-r", "500", "--nonblocking"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            time.sleep(1)
+        starts = {}
+        for n in range(events):
+            committed_at = commit_post(column, author, n + 1)
+            starts[column.events.order_by("-seq").values_list("seq", flat=True)[0]] = committed_at
+            time.sleep(1.0)
+        if spy:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=30)
+        reports = readers.report()
+        readers.close()
+        result = summarise(starts, reports, readers_count)
+        result.update(connected=readers.connected, kib_per_connection=(after - before) / max(1, readers.connected))
+        return result
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def run_plain(readers_count, events, deflate, frame):
+    import websockets.sync.client
+
+    port = free_port()
+    context = multiprocessing.get_context("spawn")
+    ready = context.Event()
+    server = context.Process(target=plain_server, args=(port, deflate, ready), daemon=True)
+    server.start()
+    ready.wait(30)
+    try:
+        url = f"ws://127.0.0.1:{port}/live?deflate={int(deflate)}"
+        warm_up(url)
+        before = rss_kib(server.pid)
+        readers = Readers(url, readers_count)
+        with websockets.sync.client.connect(f"ws://127.0.0.1:{port}/publish", compression=None) as editor:
+            time.sleep(1)
+            editor.send(json.dumps({**frame, "seq": 0}))  # warm-up
+            time.sleep(1)
+            readers.report()
+            after = rss_kib(server.pid)
+            starts = {}
+            for seq in range(1, events + 1):
+                text = json.dumps({**frame, "seq": seq}, separators=(",", ":"))
+                starts[seq] = time.time()
+                editor.send(text)
+                time.sleep(1.0)
+        reports = readers.report()
+        readers.close()
+        result = summarise(starts, reports, readers_count)
+        result.update(connected=readers.connected, kib_per_connection=(after - before) / max(1, readers.connected))
+        return result
+    finally:
+        server.terminate()
+        server.join(timeout=10)
+
+
+def line(name, r):
+    return (
+        f"  {name:<28} first {r['first_ms']:7.1f}  median {r['median_ms']:7.1f}  p99 {r['p99_ms']:7.1f}  "
+        f"last {r['last_ms']:7.1f} ms (worst {r['worst_last_ms']:.1f})  delivered {r['delivered']}/{r['expected']}  "
+        f"{r['kib_per_connection']:.1f} KiB/conn ({r['connected']} connected)"
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--readers", default="1000,3000")
+    parser.add_argument("--events", type=int, default=5)
+    parser.add_argument("--profile", action="store_true", help="py-spy the server during the last run")
+    parser.add_argument("--skip-deflate", action="store_true")
+    options = parser.parse_args()
+    print(f"fd limit {raise_fd_limit()}; {os.cpu_count()} cores; {CLIENT_PROCESSES} reader processes")
+    redis = start_redis()
+    setup_django()
+    from liveblog.models import Event
+
+    column, author = make_column()
+    results = {}
+    try:
+        for count in [int(c) for c in options.readers.split(",")]:
+            print(f"\n{count} readers, {options.events} events each")
+            ours = run_liveblog(count, options.events, False, column, author, profile=options.profile)
+            print(line("liveblog (deflate off)", ours), flush=True)
+            frame = Event.objects.filter(column=column).last().as_dict()  # the same frame, renumbered
+            plain = run_plain(count, options.events, False, frame)
+            print(line("plain websockets (off)", plain), flush=True)
+            row = {"liveblog": ours, "plain": plain}
+            if not options.skip_deflate:
+                row["liveblog_deflate"] = run_liveblog(count, options.events, True, column, author)
+                print(line("liveblog (deflate on)", row["liveblog_deflate"]), flush=True)
+                row["plain_deflate"] = run_plain(count, options.events, True, frame)
+                print(line("plain websockets (on)", row["plain_deflate"]), flush=True)
+            time_ratio = ours["last_ms"] / plain["last_ms"]
+            memory_ratio = ours["kib_per_connection"] / plain["kib_per_connection"]
+            lost = ours["expected"] - ours["delivered"]
+            print(
+                f"  ratios (deflate off): last reader {time_ratio:.2f}x plain (target <= 1.5), "
+                f"memory/conn {memory_ratio:.2f}x plain (target <= 2), lost {lost} (target 0)"
+            )
+            results[count] = row
+    finally:
+        column.delete()
+        redis.terminate()
+    out = ROOT / "bench" / "fanout-results.json"
+    out.write_text(json.dumps(results, indent=2))
+    print(f"\nraw figures: {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
