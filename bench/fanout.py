@@ -9,7 +9,8 @@ when the editor "commits", and the script prints the ratios.
 
 Readers live in CLIENT_PROCESSES processes other than the servers'. Loopback only.
 Our server is the production stack's uvicorn command (liveblog/management/commands/serve.py)
-with one worker, so both sides are one process; permessage-deflate is measured on and off.
+with WORKERS worker processes as `make serve` runs it (--workers, default 2; --workers 1 for one process
+against one); permessage-deflate is measured on and off.
 
 Environment: DATABASE_URL (PostgreSQL). The script starts a redis-server of its own on a free port,
 so other users of the machine's Redis neither disturb nor are disturbed by the figures.
@@ -62,17 +63,17 @@ def rss_kib(pid):
 # ---- Readers: client processes holding many sockets ----------------------------------
 
 
-def client_process(conn, url, count):
+def client_process(conn, urls, count, deflate):
+    """Holds `count` readers on each URL; records when each frame (by seq) reached each socket."""
     import uvloop
     import websockets
 
     raise_fd_limit()
 
     async def main():
-        sockets = []
         semaphore = asyncio.Semaphore(100)
 
-        async def open_one():
+        async def open_one(url):
             async with semaphore:
                 for attempt in range(5):
                     try:
@@ -83,31 +84,35 @@ def client_process(conn, url, count):
                         await asyncio.sleep(0.2 * (attempt + 1))
                 return None
 
-        deflate = "deflate=1" in url
-        opened = await asyncio.gather(*(open_one() for _ in range(count)))
-        sockets = [s for s in opened if s is not None]
+        sockets = []  # (server index, socket)
+        for index, url in enumerate(urls):
+            opened = await asyncio.gather(*(open_one(url) for _ in range(count)))
+            sockets += [(index, ws) for ws in opened if ws is not None]
         received = [[] for _ in sockets]
 
-        async def listen(index, ws):
+        async def listen(position, ws):
+            record = received[position].append
             try:
                 async for message in ws:
                     now = time.time()
                     if message.startswith('{"seq":'):
-                        received[index].append((now, int(message[7 : message.index(",", 7)])))
+                        record((now, int(message[7 : message.index(",", 7)])))
             except websockets.ConnectionClosed:
                 pass
 
-        tasks = [asyncio.ensure_future(listen(i, ws)) for i, ws in enumerate(sockets)]
+        tasks = [asyncio.ensure_future(listen(i, ws)) for i, (_, ws) in enumerate(sockets)]
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, conn.send, ("ready", len(sockets)))
+        counts = [sum(1 for index, _ in sockets if index == n) for n in range(len(urls))]
+        await loop.run_in_executor(None, conn.send, counts)
         while True:
             command = await loop.run_in_executor(None, conn.recv)
             if command == "report":
-                await loop.run_in_executor(None, conn.send, [{seq: t for t, seq in r} for r in received])
+                report = [(index, {seq: t for t, seq in r}) for (index, _), r in zip(sockets, received, strict=True)]
+                await loop.run_in_executor(None, conn.send, report)
                 for r in received:
                     r.clear()
             elif command == "close":
-                await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+                await asyncio.gather(*(ws.close() for _, ws in sockets), return_exceptions=True)
                 for task in tasks:
                     task.cancel()
                 conn.send("closed")
@@ -117,24 +122,27 @@ def client_process(conn, url, count):
 
 
 class Readers:
-    def __init__(self, url, total):
+    """CLIENT_PROCESSES processes, together holding `total` readers on each of the URLs."""
+
+    def __init__(self, urls, total, deflate):
         self.pipes, self.processes = [], []
-        share = [
-            total // CLIENT_PROCESSES + (1 if i < total % CLIENT_PROCESSES else 0) for i in range(CLIENT_PROCESSES)
-        ]
+        base, extra = divmod(total, CLIENT_PROCESSES)
         context = multiprocessing.get_context("spawn")
-        for count in share:
+        for i in range(CLIENT_PROCESSES):
             parent, child = context.Pipe()
-            process = context.Process(target=client_process, args=(child, url, count), daemon=True)
+            count = base + (1 if i < extra else 0)
+            process = context.Process(target=client_process, args=(child, urls, count, deflate), daemon=True)
             process.start()
             self.pipes.append(parent)
             self.processes.append(process)
-        self.connected = sum(pipe.recv()[1] for pipe in self.pipes)
+        counts = [pipe.recv() for pipe in self.pipes]
+        self.connected = [sum(c[n] for c in counts) for n in range(len(urls))]
 
     def report(self):
         for pipe in self.pipes:
             pipe.send("report")
-        return [times for pipe in self.pipes for times in pipe.recv()]
+        rows = [row for pipe in self.pipes for row in pipe.recv()]
+        return [[times for i, times in rows if i == n] for n in range(len(self.connected))]
 
     def close(self):
         for pipe in self.pipes:
@@ -184,13 +192,13 @@ def plain_server(port, deflate, ready):
     uvloop.run(main())
 
 
-def start_liveblog(port, deflate):
+def start_liveblog(port, deflate, workers):
     from liveblog.management.commands.serve import uvicorn_command
 
     env = dict(os.environ, DEBUG="0", CHANNEL_PREFIX=PREFIX, ALLOWED_HOSTS="localhost,127.0.0.1")
     env.update(LOG_LEVEL="WARNING", SECURE_SSL_REDIRECT="0")
     env.setdefault("SECRET_KEY", "bench-only-secret-key-" + "b" * 40)
-    command = [*uvicorn_command("127.0.0.1", port, workers=1, deflate=deflate), "--backlog", "4096"]
+    command = [*uvicorn_command("127.0.0.1", port, workers=workers, deflate=deflate), "--backlog", "4096"]
     process = subprocess.Popen(command, cwd=ROOT, env=env)
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -293,79 +301,76 @@ def summarise(starts, reports, expected_readers):
     }
 
 
-def run_liveblog(readers_count, events, deflate, column, author, profile=False):
-    port = free_port()
-    server = start_liveblog(port, deflate)
+def server_pids(pid):
+    """The uvicorn process, or with --workers its worker processes."""
     try:
-        url = f"ws://localhost:{port}/ws/live/{column.slug}/?deflate={int(deflate)}"
-        warm_up(url)
-        before = rss_kib(server.pid)
-        readers = Readers(url, readers_count)
-        time.sleep(1)
-        commit_post(column, author, 0)  # warm-up
-        time.sleep(1)
-        readers.report()
-        after = rss_kib(server.pid)
-        spy = None
-        if profile:
-            spy = subprocess.Popen(
-                [str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(server.pid), "-o",
-                 str(ROOT / "bench" / "profile.txt"), "-f", "raw", "-r", "500", "--nonblocking"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
-            time.sleep(1)
-        starts = {}
-        for n in range(events):
-            committed_at = commit_post(column, author, n + 1)
-            starts[column.events.order_by("-seq").values_list("seq", flat=True)[0]] = committed_at
-            time.sleep(1.0)
-        if spy:
-            spy.send_signal(signal.SIGINT)
-            spy.wait(timeout=30)
-        reports = readers.report()
-        readers.close()
-        result = summarise(starts, reports, readers_count)
-        result.update(connected=readers.connected, kib_per_connection=(after - before) / max(1, readers.connected))
-        return result
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return [int(child) for child in children] or [pid]
 
 
-def run_plain(readers_count, events, deflate, frame):
+def run_pair(count, events, deflate, column, author, workers, profile=False):
+    """Our server and the plain one side by side, the same readers on both, events alternating between them,
+    so whatever else the machine is doing weighs on both alike."""
     import websockets.sync.client
 
-    port = free_port()
+    ours_port, plain_port = free_port(), free_port()
+    ours = start_liveblog(ours_port, deflate, workers)
     context = multiprocessing.get_context("spawn")
     ready = context.Event()
-    server = context.Process(target=plain_server, args=(port, deflate, ready), daemon=True)
-    server.start()
+    plain = context.Process(target=plain_server, args=(plain_port, deflate, ready), daemon=True)
+    plain.start()
     ready.wait(30)
+    pids = [server_pids(ours.pid), [plain.pid]]
     try:
-        url = f"ws://127.0.0.1:{port}/live?deflate={int(deflate)}"
-        warm_up(url)
-        before = rss_kib(server.pid)
-        readers = Readers(url, readers_count)
-        with websockets.sync.client.connect(f"ws://127.0.0.1:{port}/publish", compression=None) as editor:
+        urls = [f"ws://localhost:{ours_port}/ws/live/{column.slug}/", f"ws://127.0.0.1:{plain_port}/live"]
+        for url in urls:
+            warm_up(url)
+        before = [sum(map(rss_kib, group)) for group in pids]
+        readers = Readers(urls, count, deflate)
+        with websockets.sync.client.connect(f"ws://127.0.0.1:{plain_port}/publish", compression=None) as editor:
             time.sleep(1)
-            editor.send(json.dumps({**frame, "seq": 0}))  # warm-up
+            commit_post(column, author, 0)  # warm-up
+            frame = column.events.order_by("-seq").first().as_dict()  # the plain server sends the same frame
+            editor.send(json.dumps({**frame, "seq": 0}, separators=(",", ":")))
             time.sleep(1)
             readers.report()
-            after = rss_kib(server.pid)
-            starts = {}
-            for seq in range(1, events + 1):
-                text = json.dumps({**frame, "seq": seq}, separators=(",", ":"))
-                starts[seq] = time.time()
+            after = [sum(map(rss_kib, group)) for group in pids]
+            spy = None
+            if profile:
+                spy = subprocess.Popen(
+                    [str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(ours.pid), "-o",
+                     str(ROOT / "bench" / "profile.txt"), "-f", "raw", "-r", "200", "--nonblocking", "--subprocesses"],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                )  # fmt: skip
+                time.sleep(1)
+            starts = [{}, {}]
+            for n in range(1, events + 1):
+                committed_at = commit_post(column, author, n)
+                starts[0][column.events.order_by("-seq").values_list("seq", flat=True)[0]] = committed_at
+                time.sleep(0.5)
+                text = json.dumps({**frame, "seq": n}, separators=(",", ":"))
+                starts[1][n] = time.time()
                 editor.send(text)
-                time.sleep(1.0)
+                time.sleep(0.5)
+            if spy:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(timeout=30)
         reports = readers.report()
         readers.close()
-        result = summarise(starts, reports, readers_count)
-        result.update(connected=readers.connected, kib_per_connection=(after - before) / max(1, readers.connected))
-        return result
+        results = []
+        for n in range(2):
+            result = summarise(starts[n], reports[n], count)
+            connected = max(1, readers.connected[n])
+            result.update(connected=readers.connected[n], kib_per_connection=(after[n] - before[n]) / connected)
+            results.append(result)
+        return results
     finally:
-        server.terminate()
-        server.join(timeout=10)
+        ours.terminate()
+        ours.wait(timeout=20)
+        plain.terminate()
+        plain.join(timeout=10)
 
 
 def line(name, r):
@@ -382,40 +387,39 @@ def main():
     parser.add_argument("--events", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="py-spy the server during the last run")
     parser.add_argument("--skip-deflate", action="store_true")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes, as `make serve` (default 2)")
     options = parser.parse_args()
-    print(f"fd limit {raise_fd_limit()}; {os.cpu_count()} cores; {CLIENT_PROCESSES} reader processes")
+    print(
+        f"fd limit {raise_fd_limit()}; {os.cpu_count()} cores; {CLIENT_PROCESSES} reader processes; "
+        f"liveblog: uvicorn with {options.workers} worker(s); plain: one websockets process"
+    )
     redis = start_redis()
     setup_django()
-    from liveblog.models import Event
 
     column, author = make_column()
     results = {}
     try:
         for count in [int(c) for c in options.readers.split(",")]:
-            print(f"\n{count} readers, {options.events} events each")
-            ours = run_liveblog(count, options.events, False, column, author, profile=options.profile)
-            print(line("liveblog (deflate off)", ours), flush=True)
-            frame = Event.objects.filter(column=column).last().as_dict()  # the same frame, renumbered
-            plain = run_plain(count, options.events, False, frame)
-            print(line("plain websockets (off)", plain), flush=True)
-            row = {"liveblog": ours, "plain": plain}
-            if not options.skip_deflate:
-                row["liveblog_deflate"] = run_liveblog(count, options.events, True, column, author)
-                print(line("liveblog (deflate on)", row["liveblog_deflate"]), flush=True)
-                row["plain_deflate"] = run_plain(count, options.events, True, frame)
-                print(line("plain websockets (on)", row["plain_deflate"]), flush=True)
-            time_ratio = ours["last_ms"] / plain["last_ms"]
-            memory_ratio = ours["kib_per_connection"] / plain["kib_per_connection"]
-            lost = ours["expected"] - ours["delivered"]
-            print(
-                f"  ratios (deflate off): last reader {time_ratio:.2f}x plain (target <= 1.5), "
-                f"memory/conn {memory_ratio:.2f}x plain (target <= 2), lost {lost} (target 0)"
-            )
+            print(f"\n{count} readers on each server, {options.events} events each", flush=True)
+            row = {}
+            for deflate in [False] if options.skip_deflate else [False, True]:
+                state = "on" if deflate else "off"
+                profile = options.profile and not deflate
+                ours, plain = run_pair(count, options.events, deflate, column, author, options.workers, profile)
+                print(line(f"liveblog (deflate {state})", ours), flush=True)
+                print(line(f"plain websockets ({state})", plain), flush=True)
+                row[f"liveblog_deflate_{state}"], row[f"plain_deflate_{state}"] = ours, plain
+                print(
+                    f"  ratios (deflate {state}): last reader {ours['last_ms'] / plain['last_ms']:.2f}x plain "
+                    f"(target <= 1.5), memory/conn {ours['kib_per_connection'] / plain['kib_per_connection']:.2f}x "
+                    f"plain (target <= 2), lost {ours['expected'] - ours['delivered']} (target 0)",
+                    flush=True,
+                )
             results[count] = row
     finally:
         column.delete()
         redis.terminate()
-    out = ROOT / "bench" / "fanout-results.json"
+    out = ROOT / "bench" / f"fanout-results-{options.workers}w.json"
     out.write_text(json.dumps(results, indent=2))
     print(f"\nraw figures: {out.relative_to(ROOT)}")
 

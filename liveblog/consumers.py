@@ -82,13 +82,13 @@ class LiveConsumer(AsyncConsumer):
             else:
                 self.outbox.append(item)
             return
-        seq, text = item
+        seq, message = item
         if seq <= self.sent:
             return
         # Start the ASGI send right here rather than in a task per reader: on a writable socket it completes
         # without ever suspending (a few microseconds), and only a socket that must drain costs a task.
         try:
-            pending = start_eagerly(self.base_send({"type": "websocket.send", "text": text}))
+            pending = start_eagerly(self.base_send(message))
         except Exception:  # noqa: BLE001  this reader is gone; the others must still get the frame
             self.stop()
             return
@@ -106,9 +106,9 @@ class LiveConsumer(AsyncConsumer):
     async def drain(self):
         send = self.base_send
         while self.outbox:
-            seq, text = self.outbox.popleft()
+            seq, message = self.outbox.popleft()
             if seq > self.sent:  # the backlog may already have carried it
-                await send({"type": "websocket.send", "text": text})
+                await send(message)
                 self.sent = seq
         self.flushing = None
 

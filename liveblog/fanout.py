@@ -45,6 +45,11 @@ CLOSE_UNKNOWN_COLUMN = 4404
 CLOSE_AHEAD = 4409  # `after` is beyond anything the column has issued: reload the page
 
 
+def as_item(seq, text):
+    # One ASGI message per event and process, shared by every reader's send (servers only read it).
+    return seq, {"type": "websocket.send", "text": text}
+
+
 class UnknownColumn(Exception):
     pass
 
@@ -56,7 +61,7 @@ class Feed:
         self.column_id = column_id
         self.slug = slug
         self.readers = set()
-        self.recent = collections.deque(recent, maxlen=RECENT)
+        self.recent = collections.deque((as_item(seq, text) for seq, text in recent), maxlen=RECENT)
         self.last_seq = recent[-1][0] if recent else 0
 
     def since(self, after):
@@ -71,7 +76,7 @@ class Feed:
         """Give the next frame to every reader here. Synchronous: no reader can delay another."""
         if seq != self.last_seq + 1:
             return False
-        item = (seq, text)
+        item = as_item(seq, text)
         self.recent.append(item)
         self.last_seq = seq
         for reader in tuple(self.readers):
@@ -126,7 +131,8 @@ class Hub:
             await self.catch_up([feed])
         items = feed.since(after)
         if items is None:
-            items = await database_sync_to_async(events_after)(feed.column_id, after, BACKLOG_LIMIT + 1)
+            rows = await database_sync_to_async(events_after)(feed.column_id, after, BACKLOG_LIMIT + 1)
+            items = [as_item(seq, text) for seq, text in rows]
         return items
 
     # The one subscription of this process

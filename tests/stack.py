@@ -156,14 +156,14 @@ class RedisServer:
 @pytest.fixture(scope="session")
 def collected_static():
     """The production stack serves hashed static files: collect them once per run."""
-    env = stack_env(settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0])
+    env = stack_env(settings.REDIS_URL)
     subprocess.run([sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)
 
 
 @pytest.fixture(scope="session")
 def stack(django_db_setup, collected_static):
     """The production stack on the machine's Redis (this run's own prefix), for the whole session."""
-    server = Stack(settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]).start()
+    server = Stack(settings.REDIS_URL).start()
     yield server
     server.stop()
 

@@ -33,7 +33,10 @@ def fault_stack(django_db_setup, collected_static, private_redis):
     layers = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [private_redis.url], "prefix": prefix},
+            "CONFIG": {
+                "hosts": [{**settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0], "address": private_redis.url}],
+                "prefix": prefix,
+            },
         }
     }
     # This test process publishes through the same private Redis as the stack.
