@@ -3,7 +3,8 @@ from django.contrib.staticfiles.apps import StaticFilesConfig as BaseStaticFiles
 
 
 class LiveblogConfig(AppConfig):
-    default = True  # apps.py also holds StaticFilesConfig: say which one is the app's
+    # apps.py holds two configs; this one is the app's own.
+    default = True
     name = "liveblog"
     verbose_name = "Liveblog"
 

@@ -15,6 +15,7 @@ os.environ.setdefault("CHANNEL_PREFIX", f"liveblog-test-{os.getpid()}")
 
 from liveblog.settings import *  # noqa: F403
 
+SECRET_KEY = "test-only-key-" + "x" * 50
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = Path(os.environ.get("TEST_MEDIA_ROOT", BASE_DIR / ".test-media"))  # noqa: F405
 # The test servers speak plain HTTP on loopback.
