@@ -232,6 +232,7 @@ def start_redis():
 
 def setup_django():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "liveblog.settings")
+    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-" + "b" * 40)
     os.environ["CHANNEL_PREFIX"] = PREFIX
     import django
 

@@ -1,6 +1,9 @@
 """End to end in Chromium against the production stack: an editor works in the admin, a reader watches."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from liveblog.models import Post
 from tests.stack import logged_in_editor, wait_for
@@ -34,7 +37,7 @@ def post_ids(page, selector="#posts article.post"):
 
 
 def test_reader_sees_admin_publish_edit_and_delete_without_reload(stack, page, editor, column, make_post):
-    make_post("Earlier update")
+    make_post("Earlier update", published_at=timezone.now() - timedelta(minutes=5))
     open_reader(page, stack, column)
 
     editor.goto(f"{stack.url}/admin/liveblog/post/add/")

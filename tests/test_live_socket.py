@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import websockets
@@ -16,7 +17,15 @@ ORIGIN = "http://localhost"
 
 
 def run(coroutine):
-    return asyncio.run(asyncio.wait_for(coroutine, 60))
+    # In a thread of its own: once Playwright's session has started, this thread has an event loop running.
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        return executor.submit(asyncio.run, asyncio.wait_for(coroutine, 60)).result()
+
+
+def get(client, url):
+    """The test client from a thread of its own, for the same reason (its async adapters refuse a running loop)."""
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        return executor.submit(client.get, url).result()
 
 
 async def read_events(socket, count, timeout=10):
@@ -190,7 +199,7 @@ def test_catch_up_lists_events_after_a_seq(client, column, make_post):
     posts[0].save()
     posts[1].delete()
 
-    response = client.get(f"/live/{column.slug}/events?after=1")
+    response = get(client, f"/live/{column.slug}/events?after=1")
     assert response.status_code == 200
     assert "max-age" in response["Cache-Control"] and response["ETag"]
     data = response.json()
@@ -206,24 +215,24 @@ def test_catch_up_lists_events_after_a_seq(client, column, make_post):
 
 def test_catch_up_beyond_the_last_seq_and_bad_input(client, column, make_post):
     make_post("One")
-    data = client.get(f"/live/{column.slug}/events?after=9").json()
+    data = get(client, f"/live/{column.slug}/events?after=9").json()
     assert data["events"] == [] and data["last_seq"] == 1
-    assert client.get(f"/live/{column.slug}/events?after=abc").status_code == 400
-    assert client.get("/live/nope/events?after=0").status_code == 404
+    assert get(client, f"/live/{column.slug}/events?after=abc").status_code == 400
+    assert get(client, "/live/nope/events?after=0").status_code == 404
 
 
 def test_catch_up_pages_long_histories(client, column, make_post):
     for i in range(205):
         make_post(f"Update {i}")
-    first = client.get(f"/live/{column.slug}/events?after=0").json()
+    first = get(client, f"/live/{column.slug}/events?after=0").json()
     assert len(first["events"]) == 200 and first["more"] is True
-    rest = client.get(f"/live/{column.slug}/events?after=200").json()
+    rest = get(client, f"/live/{column.slug}/events?after=200").json()
     assert [e["seq"] for e in rest["events"]] == [201, 202, 203, 204, 205] and rest["more"] is False
 
 
 def test_column_page_says_where_live_updates_start(client, column, make_post):
     make_post("One")
     make_post("Two")
-    page = client.get(column.get_absolute_url()).content.decode()
+    page = get(client, column.get_absolute_url()).content.decode()
     assert 'data-last-seq="2"' in page
     assert Column.objects.get(pk=column.pk).events.count() == 2
