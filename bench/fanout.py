@@ -385,7 +385,7 @@ def line(name, r):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readers", default="1000,3000")
-    parser.add_argument("--events", type=int, default=5)
+    parser.add_argument("--events", type=int, default=10)
     parser.add_argument("--profile", action="store_true", help="py-spy the server during the last run")
     parser.add_argument("--skip-deflate", action="store_true")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes, as `make serve` (default 2)")

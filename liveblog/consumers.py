@@ -35,7 +35,7 @@ class LiveConsumer(AsyncConsumer):
         self.base_send = send
         self.feed = None
         self.sent = 0  # the last seq this reader has been sent
-        self.outbox = collections.deque()  # frames waiting while a send waits for the socket
+        self.outbox = None  # frames waiting while a send waits for the socket (a deque, made when needed)
         self.flushing = None  # the task finishing a send that had to wait, if any
         try:
             while True:
@@ -69,12 +69,14 @@ class LiveConsumer(AsyncConsumer):
         if len(backlog) > fanout.BACKLOG_LIMIT:
             return await self.close(fanout.CLOSE_BEHIND)
         self.sent = after
-        self.outbox.extendleft(reversed(backlog))
+        self.outbox = collections.deque(backlog) + (self.outbox or collections.deque())
         await self.drain()
 
     def offer(self, item):
         """Called by the hub for every new frame, for every reader: never waits, never delays the next reader."""
         if self.flushing is not None:
+            if self.outbox is None:
+                self.outbox = collections.deque()
             if len(self.outbox) >= fanout.QUEUE_SIZE:
                 # Too slow: let go of it now; the browser catches up over HTTP and reconnects.
                 self.leave()
@@ -111,6 +113,7 @@ class LiveConsumer(AsyncConsumer):
                 await send(message)
                 self.sent = seq
         self.flushing = None
+        self.outbox = None  # an empty deque is 600 bytes; a reader that keeps up needs none
 
     async def client_says(self, text, data):
         if text == "ping":
@@ -135,7 +138,7 @@ class LiveConsumer(AsyncConsumer):
         flushing, self.flushing = self.flushing, None
         if flushing is not None and flushing is not asyncio.current_task():
             flushing.cancel()
-        self.outbox.clear()
+        self.outbox = None
 
 
 def start_eagerly(coroutine):
