@@ -3,9 +3,10 @@
 For each reader count it measures, from the editor's commit (an ORM save in a
 transaction, timed by the first on_commit callback) to each reader's socket:
 first / median / p99 / last, delivered / expected, and the server's memory per
-connection (RSS growth / connections). The same readers then connect to a
-minimal `websockets` broadcast server, started here, which gets the same frame
-when the editor "commits", and the script prints the ratios.
+connection (RSS growth / connections). The same reader processes hold as many
+sockets on a minimal `websockets` broadcast server started here, which gets the
+same frame; events alternate between the two servers (0.5 s apart), so whatever
+else the machine does weighs on both alike, and the script prints the ratios.
 
 Readers live in CLIENT_PROCESSES processes other than the servers'. Loopback only.
 Our server is the production stack's uvicorn command (liveblog/management/commands/serve.py)
@@ -153,12 +154,17 @@ class Readers:
 
 
 def warm_up(url):
-    """One reader comes and goes first, so one-time imports and connections are not counted per reader."""
+    """A few readers come and go first (reaching every worker), so one-time imports, the hub and its Redis
+    connections are not counted per reader."""
     import websockets.sync.client
 
-    with websockets.sync.client.connect(url, origin=ORIGIN) as ws:
+    sockets = [websockets.sync.client.connect(url, origin=ORIGIN) for _ in range(8)]
+    for ws in sockets:
         ws.send("ping")
-        time.sleep(0.5)
+    time.sleep(0.5)
+    for ws in sockets:
+        ws.close()
+    time.sleep(0.3)
 
 
 # ---- The two servers --------------------------------------------------------------
