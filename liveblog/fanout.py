@@ -151,9 +151,8 @@ class Hub:
                 if self.channel is None:
                     self.channel = await self.layer.new_channel(prefix="liveblog-hub.")
                 await self.layer.group_add(GROUP, self.channel)
-                if delay > 0.1:
-                    # Back from an outage: whatever was sent meanwhile is in the database.
-                    await self.catch_up(list(self.feeds.values()))
+                # Whatever was sent before this process listened (or while Redis was away) is in the database.
+                await self.catch_up(list(self.feeds.values()))
                 delay = 0.1
                 while True:
                     message = await self.layer.receive(self.channel)

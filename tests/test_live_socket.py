@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import socket as socket_module
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -236,3 +237,54 @@ def test_column_page_says_where_live_updates_start(client, column, make_post):
     page = get(client, column.get_absolute_url()).content.decode()
     assert 'data-last-seq="2"' in page
     assert Column.objects.get(pk=column.pk).events.count() == 2
+
+
+def test_a_reader_too_slow_to_keep_up_is_dropped_and_delays_no_one(stack, column, make_post):
+    """A reader that stops reading is closed with 4008 (catch up, then reconnect); the others get everything."""
+    body = "<p>" + "A long live update. " * 2500 + "</p>"  # about 50 KB a frame
+    slow = stalled_reader(stack, column)
+    count = 200
+
+    async def scenario():
+        async with websockets.connect(socket_url(stack, column, after=0), origin=ORIGIN, max_size=None) as socket:
+            reading = asyncio.ensure_future(read_events(socket, count, timeout=30))
+            for i in range(count):
+                await asyncio.to_thread(make_post, f"Long update {i}", body=body)
+            return [e["seq"] for e in await reading]
+
+    assert run(scenario()) == list(range(1, count + 1))
+    assert close_code_of(slow) == 4008
+
+
+def stalled_reader(stack, column):
+    """A WebSocket client with a tiny receive buffer that never reads: what a stuck browser looks like."""
+    from websockets.client import ClientProtocol
+    from websockets.protocol import State
+    from websockets.uri import parse_uri
+
+    sock = socket_module.socket()
+    sock.setsockopt(socket_module.SOL_SOCKET, socket_module.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", stack.port))
+    protocol = ClientProtocol(parse_uri(socket_url(stack, column, after=0)), origin="http://localhost", max_size=None)
+    protocol.send_request(protocol.connect())
+    sock.sendall(b"".join(protocol.data_to_send()))
+    sock.settimeout(10)
+    while protocol.state is not State.OPEN:
+        assert protocol.handshake_exc is None, protocol.handshake_exc
+        protocol.receive_data(sock.recv(4096))
+    return sock, protocol
+
+
+def close_code_of(slow):
+    """Read everything the server queued for the stalled reader and return its close code."""
+    sock, protocol = slow
+    sock.settimeout(30)
+    while protocol.close_rcvd is None:
+        data = sock.recv(1 << 20)
+        if not data:
+            protocol.receive_eof()
+            break
+        protocol.receive_data(data)
+        protocol.events_received()
+    sock.close()
+    return protocol.close_rcvd.code if protocol.close_rcvd else None

@@ -111,6 +111,8 @@
         break;
       }
     }
+    // Older than everything on this page while older pages exist: it belongs on one of those.
+    if (!before && box === stream && root.querySelector(".older-link")) return;
     if (isNew) post.classList.add("live-new");
     box.insertBefore(post, before);
   }
