@@ -154,3 +154,31 @@ def test_redis_restart_and_an_admin_save_while_redis_is_down(
         page.wait_for_selector(f"#post-{saved.pk}", timeout=30000)
     assert_readers_show_the_database(readers, column)
     next(editor_pages, None)
+
+
+def test_the_browser_fills_a_gap_and_ignores_duplicates(fault_stack, readers, column, make_post):
+    """Events whose messages were lost: the page, handed a later one, fetches the gap from catch-up."""
+    page = readers[0]
+    first = make_post("First")
+    page.wait_for_selector(f"#post-{first.pk}")
+    drafts = [make_post(f"Lost {i}", status=Post.Status.DRAFT) for i in range(2)]
+    events = [publish_without_sending(column, post, seq) for seq, post in enumerate(drafts, start=2)]
+
+    page.evaluate("event => window.liveblogLive.receive(event)", events[1].as_dict())  # seq 3 before 2: a gap
+    page.wait_for_selector(f"#post-{drafts[0].pk}")
+    page.evaluate("event => window.liveblogLive.receive(event)", events[1].as_dict())  # a duplicate
+    ids = shown(page)
+    assert ids == [drafts[1].pk, drafts[0].pk, first.pk]
+    assert page.get_attribute(".column", "data-last-seq") == "3"
+
+
+def publish_without_sending(column, post, seq):
+    """Make a post visible and record its event, as if the channel layer had lost the message."""
+    from django.template.loader import render_to_string
+
+    from liveblog.models import Event
+
+    Post.objects.filter(pk=post.pk).update(status=Post.Status.PUBLISHED)
+    post = Post.objects.for_display().get(pk=post.pk)
+    html = render_to_string("liveblog/_post.html", {"post": post})
+    return Event.objects.create(column=column, seq=seq, kind=Event.Kind.PUBLISHED, post_id=post.pk, html=html)

@@ -323,5 +323,7 @@
     relative(document);
   }, 30000);
 
+  // The entry point for events, also for debugging from the console (the page's own script could change it anyway).
+  window.liveblogLive = { receive: receive };
   connect();
 })();
