@@ -1,6 +1,8 @@
 """System checks that refuse dangerous configuration."""
 
-from django.conf import settings
+import os
+
+from django.conf import ENVIRONMENT_VARIABLE, settings
 from django.core.checks import Error, Tags, register
 
 
@@ -12,6 +14,24 @@ def check_secret_key(app_configs, **kwargs):
                 "SECRET_KEY is the development key while DEBUG is off.",
                 hint="Set the SECRET_KEY environment variable to a long random value.",
                 id="liveblog.E001",
+            )
+        ]
+    return []
+
+
+@register(Tags.security, deploy=False)
+def check_fetch_loopback(app_configs, **kwargs):
+    # The test suite runs with DEBUG off too, so only the test settings module itself may carry the switch.
+    # (Under override_settings, SETTINGS_MODULE reads None: the environment still names the module.)
+    module = getattr(settings, "SETTINGS_MODULE", None) or os.environ.get(ENVIRONMENT_VARIABLE)
+    allowed_here = settings.DEBUG or module == "tests.settings"
+    switches = ("LINKCARD_FETCH_ALLOW_LOOPBACK", "LINKCARD_FETCH_STATIC_HOSTS")
+    if any(getattr(settings, name, None) not in (None, False) for name in switches) and not allowed_here:
+        return [
+            Error(
+                "A test-only switch of the link-card fetcher is on while DEBUG is off: cards could fetch this machine.",
+                hint="Remove LINKCARD_FETCH_ALLOW_LOOPBACK and LINKCARD_FETCH_STATIC_HOSTS (tests/settings.py only).",
+                id="liveblog.E002",
             )
         ]
     return []

@@ -152,12 +152,22 @@ class Post(models.Model):
 
     def save(self, *args, **kwargs):
         self.body = body.clean_html(self.body)
-        # The event telling readers is written in the same transaction as the change (liveblog.broadcast).
+        # The event telling readers is written in the same transaction as the change (liveblog.broadcast),
+        # with the cards the body asks for in place.
         with transaction.atomic():
             super().save(*args, **kwargs)
+            update_fields = kwargs.get("update_fields")
+            if update_fields is None or "body" in update_fields:
+                self.ensure_link_cards()
 
     def get_absolute_url(self):
         return reverse("post", args=[self.column.slug, self.pk])
+
+    def ensure_link_cards(self):
+        """A URL pasted on a line of its own gets a placeholder card now; the page is fetched after commit."""
+        from liveblog import linkcards
+
+        linkcards.ensure_cards(self)
 
     @property
     def anchor(self):
@@ -197,6 +207,12 @@ class Byline(models.Model):
 
 
 class LinkCard(models.Model):
+    class FetchState(models.TextChoices):
+        MANUAL = "manual", "Typed by hand"
+        PENDING = "pending", "Fetching the page…"
+        OK = "ok", "Filled from the page"
+        FAILED = "failed", "Could not fetch the page"
+
     post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="link_cards")
     url = models.URLField("URL", max_length=2000)
     title = models.CharField(max_length=300, blank=True)
@@ -205,17 +221,53 @@ class LinkCard(models.Model):
     image_alt = models.CharField("image description", max_length=300, blank=True)
     site_name = models.CharField(max_length=200, blank=True)
     embedded_at = models.DateTimeField(default=timezone.now)
+    canonical_url = models.URLField(
+        "canonical URL", max_length=2000, blank=True, help_text="The address the page gives for itself."
+    )
+    fetch_state = models.CharField(max_length=10, choices=FetchState.choices, default=FetchState.MANUAL)
+    fetch_note = models.TextField(blank=True)
+    # What the last fetch put in each field: a field that differs from it was typed by the editor and is kept.
+    fetched = models.JSONField(default=dict, blank=True, editable=False)
+    # [[width, stored name], ...] of the local copies made from the fetched image, for srcset.
+    image_widths = models.JSONField(default=list, blank=True, editable=False)
+    fetch_started_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["embedded_at", "id"]
         constraints = [models.UniqueConstraint(fields=["post", "url"], name="linkcard_unique_url_per_post")]
+        indexes = [models.Index(fields=["fetch_state", "fetch_started_at"], name="linkcard_fetch_state_idx")]
 
     def __str__(self):
         return self.title or self.url
 
     def save(self, *args, **kwargs):
         with transaction.atomic():  # with the event it causes (liveblog.broadcast)
+            if self._state.adding and self.pk is None:
+                self.take_over_placeholder(kwargs)
             super().save(*args, **kwargs)
+
+    def take_over_placeholder(self, kwargs):
+        """A card saved for a URL that already has an automatic card (the post was saved first, as the admin
+        and importers do) replaces that card instead of breaking the one-card-per-URL rule."""
+        automatic = [self.FetchState.PENDING, self.FetchState.OK, self.FetchState.FAILED]
+        placeholder = (
+            LinkCard.objects.filter(post_id=self.post_id, url=self.url, fetch_state__in=automatic)
+            .only("pk", "embedded_at")
+            .first()
+        )
+        if placeholder is not None and self.post_id is not None:
+            self.pk = placeholder.pk
+            self.embedded_at = placeholder.embedded_at
+            self._state.adding = False
+            kwargs.pop("force_insert", None)
+
+    @property
+    def srcset(self):
+        """The local copies in several widths, when they still belong to the current image."""
+        if not self.image or not self.image_widths or self.image.name not in {n for _, n in self.image_widths}:
+            return ""
+        storage = self.image.storage
+        return ", ".join(f"{storage.url(name)} {width}w" for width, name in self.image_widths)
 
     @property
     def display_title(self):

@@ -128,6 +128,17 @@ MAX_IMAGE_PIXELS = 40_000_000
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
+# Link cards (liveblog/linkcards.py, liveblog/safefetch.py): limits of the guarded fetcher.
+# The fetcher uses ports 80 and 443 only, plus these (comma-separated), for example "8080,8443".
+LINKCARD_FETCH_ALLOWED_PORTS = [
+    int(p) for p in os.environ.get("LINKCARD_FETCH_ALLOWED_PORTS", "").split(",") if p.strip()
+]
+LINKCARD_FETCH_CONNECT_TIMEOUT = 3  # seconds to connect
+LINKCARD_FETCH_DEADLINE = 6  # seconds for one whole fetch, redirects included
+LINKCARD_FETCH_MAX_BYTES = 2 * 1024 * 1024  # of body, counted after decompression
+LINKCARD_FETCH_WORKERS = 2  # background fetches at once, per process
+LINKCARD_IMAGE_WIDTHS = [320, 640, 960]
+
 CKEDITOR_UPLOAD_PATH = "uploads/"
 CKEDITOR_IMAGE_BACKEND = "pillow"
 CKEDITOR_ALLOW_NONIMAGE_FILES = False
