@@ -44,6 +44,10 @@ def render_post(post):
     return render_to_string("liveblog/_post.html", {"post": post, "editor": False})
 
 
+def render_key_event(post):
+    return render_to_string("liveblog/_key_event.html", {"post": post}).strip()
+
+
 class Pending:
     """The events one transaction has written so far, sent once it commits."""
 
@@ -121,6 +125,7 @@ def post_changed(post_id, column_id, using=DEFAULT_DB_ALIAS, deleted=False):
     event.pinned = bool(post and post.pinned)
     event.key_event = bool(post and post.key_event)
     event.html = render_post(post) if post is not None else ""
+    event.key_html = render_key_event(post) if post is not None and post.key_event else ""
     event.save(using=using)
     return event
 

@@ -305,6 +305,7 @@ class Event(models.Model):
     pinned = models.BooleanField(default=False)
     key_event = models.BooleanField(default=False)
     html = models.TextField(blank=True, help_text="The post rendered by the post partial, as readers see it.")
+    key_html = models.TextField(blank=True, help_text="The post's entry in the Key events list, if it is one.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -319,4 +320,10 @@ class Event(models.Model):
         return reverse("column_events", args=[self.column.slug]) + f"?after={self.seq - 1}"
 
     def as_dict(self):
-        return {"seq": self.seq, "kind": self.kind, "post_id": self.post_id, "html": self.html}
+        return {
+            "seq": self.seq,
+            "kind": self.kind,
+            "post_id": self.post_id,
+            "html": self.html,
+            "key_html": self.key_html,
+        }

@@ -100,3 +100,21 @@ def test_relative_times_sit_next_to_the_gmt_time(stack, page, column, make_post)
     open_reader(page, stack, column)
     label = page.inner_text("#posts article.post .post-meta")
     assert "(GMT)" in label and "just now" in label
+
+
+def test_key_events_list_follows_the_posts(stack, page, column, make_post):
+    post = make_post("Talks begin")
+    open_reader(page, stack, column)
+    assert page.is_hidden(".key-events")
+
+    post.key_event = True
+    post.save()
+    item = page.wait_for_selector(f'.key-events li[data-post-id="{post.pk}"]')
+    assert "Talks begin" in item.inner_text() and item.query_selector(f'a[href="#post-{post.pk}"]')
+    page.wait_for_selector(f"#post-{post.pk} .post-flag")
+    assert page.is_visible(".key-events")
+
+    post.key_event = False
+    post.save()
+    page.wait_for_selector(f'.key-events li[data-post-id="{post.pk}"]', state="detached")
+    assert page.is_hidden(".key-events")

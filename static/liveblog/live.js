@@ -38,6 +38,7 @@
 
   function apply(event) {
     if (event.kind === "column_ended" || event.kind === "column_reopened") return columnState(event.kind);
+    keyEvent(event);
     var existing = document.getElementById("post-" + event.post_id);
     var heldIndex = indexHeld(event.post_id);
     if (!SHOWING[event.kind]) {
@@ -62,6 +63,27 @@
       }
       if (event.kind === "published") announce(post);
     }
+  }
+
+  // The "Key events" list: the server renders each entry (key_html); it goes, newest first, or leaves.
+  function keyEvent(event) {
+    var nav = root.querySelector(".key-events");
+    var list = nav && nav.querySelector("ul");
+    if (!list) return;
+    var old = list.querySelector('li[data-post-id="' + event.post_id + '"]');
+    if (old) old.remove();
+    if (SHOWING[event.kind] && event.key_html) {
+      var template = document.createElement("template");
+      template.innerHTML = event.key_html;
+      var item = template.content.querySelector("li");
+      var when = publishedAt(item);
+      var before = null;
+      for (var i = 0; i < list.children.length && !before; i++) {
+        if (publishedAt(list.children[i]) <= when) before = list.children[i];
+      }
+      list.insertBefore(item, before);
+    }
+    nav.hidden = list.children.length === 0;
   }
 
   function parse(html) {
