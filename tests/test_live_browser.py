@@ -1,5 +1,6 @@
 """End to end in Chromium against the production stack: an editor works in the admin, a reader watches."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -118,3 +119,17 @@ def test_key_events_list_follows_the_posts(stack, page, column, make_post):
     post.save()
     page.wait_for_selector(f'.key-events li[data-post-id="{post.pk}"]', state="detached")
     assert page.is_hidden(".key-events")
+
+
+def test_without_websockets_the_reader_catches_up_over_http(stack, page, column, make_post):
+    """WebSockets blocked (a proxy that refuses them): coming back to the tab or online fetches what is new."""
+    page.route_web_socket(re.compile(r".*/ws/live/.*"), lambda socket: socket.close())
+    page.goto(f"{stack.url}{column.get_absolute_url()}")
+    page.wait_for_selector(".column[data-live-state=closed]")
+    fresh = make_post("Published while the socket could not open")
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    page.wait_for_selector(f"#posts #post-{fresh.pk}")
+    later = make_post("And one more")
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    page.wait_for_selector(f"#posts #post-{later.pk}")
+    assert post_ids(page) == [str(later.pk), str(fresh.pk)]

@@ -4,10 +4,12 @@ import asyncio
 import json
 import socket as socket_module
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 import websockets
 from django.template.loader import render_to_string
+from django.utils import timezone
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from liveblog.models import Column, Event, Post
@@ -75,6 +77,20 @@ def test_reader_gets_what_it_missed_then_live_events_in_order(stack, column, mak
     assert f'id="post-{fourth.pk}"' in events[2]["html"]
     assert "Live text." in events[2]["html"] and author.name in events[2]["html"]
     assert first.pk not in [e["post_id"] for e in events]
+
+
+def test_scheduled_posts_go_live_with_nobody_at_the_keyboard(stack, column, make_post):
+    """The stack's own scheduler process publishes the post at its time; readers get it live."""
+
+    async def scenario():
+        async with websockets.connect(socket_url(stack, column, after=0), origin=ORIGIN) as socket:
+            due = timezone.now() + timedelta(seconds=1)
+            post = await asyncio.to_thread(make_post, "At noon sharp", status=Post.Status.SCHEDULED, published_at=due)
+            return post, await read_events(socket, 1, timeout=15)
+
+    post, [event] = run(scenario())
+    assert (event["seq"], event["kind"], event["post_id"]) == (1, "published", post.pk)
+    assert "At noon sharp" in event["html"]
 
 
 def test_readers_get_each_event_exactly_once_while_posts_keep_coming(stack, column, make_post):
