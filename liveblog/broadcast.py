@@ -205,8 +205,20 @@ def run_async(function, *args):
 
 @receiver(post_save, sender=Post, dispatch_uid="liveblog.broadcast.post_saved")
 def post_saved(sender, instance, raw=False, using=DEFAULT_DB_ALIAS, **kwargs):
-    if not raw:
-        post_changed(instance.pk, instance.column_id, using=using)
+    if raw:
+        return
+    post_changed(instance.pk, instance.column_id, using=using)
+    # Moved to another column: the readers of the one it left must see it go.
+    elsewhere = (
+        Event.objects.using(using)
+        .filter(post_id=instance.pk)
+        .exclude(column_id=instance.column_id)
+        .only("column_id", "kind")
+        .order_by("-created_at", "-seq")
+        .first()
+    )
+    if elsewhere is not None and elsewhere.kind in Event.SHOWING:
+        post_changed(instance.pk, elsewhere.column_id, using=using)
 
 
 @receiver(post_delete, sender=Post, dispatch_uid="liveblog.broadcast.post_deleted")

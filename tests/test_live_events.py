@@ -95,6 +95,15 @@ def test_sequences_are_per_column(series, column, make_post):
     assert [seq for seq, _, _ in kinds(other)] == [1]
 
 
+def test_a_post_moved_to_another_column_leaves_the_first(series, column, make_post):
+    other = Column.objects.create(title="Other", slug="other", series=series)
+    post = make_post("Filed in the wrong column")
+    post.column = other
+    post.save()
+    assert kinds(column) == [(1, "published", post.pk), (2, "unpublished", post.pk)]
+    assert kinds(other) == [(1, "published", post.pk)]
+
+
 def test_ending_a_column_is_an_event(column):
     column.state = Column.State.ENDED
     column.save()
