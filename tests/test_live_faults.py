@@ -174,11 +174,16 @@ def test_the_browser_fills_a_gap_and_ignores_duplicates(fault_stack, readers, co
 
 def publish_without_sending(column, post, seq):
     """Make a post visible and record its event, as if the channel layer had lost the message."""
+    from django.db import transaction
     from django.template.loader import render_to_string
 
     from liveblog.models import Event
 
-    Post.objects.filter(pk=post.pk).update(status=Post.Status.PUBLISHED)
-    post = Post.objects.for_display().get(pk=post.pk)
-    html = render_to_string("liveblog/_post.html", {"post": post})
-    return Event.objects.create(column=column, seq=seq, kind=Event.Kind.PUBLISHED, post_id=post.pk, html=html)
+    # One transaction: the stack's scheduler, which announces visible posts that have no
+    # event, must never see this post visible without one.
+    with transaction.atomic():
+        Post.objects.filter(pk=post.pk).update(status=Post.Status.PUBLISHED)
+        post = Post.objects.for_display().get(pk=post.pk)
+        html = render_to_string("liveblog/_post.html", {"post": post})
+        event = Event.objects.create(column=column, seq=seq, kind=Event.Kind.PUBLISHED, post_id=post.pk, html=html)
+    return event
