@@ -3,6 +3,8 @@
 import asyncio
 import json
 import socket as socket_module
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -304,3 +306,42 @@ def close_code_of(slow):
         protocol.events_received()
     sock.close()
     return protocol.close_rcvd.code if protocol.close_rcvd else None
+
+
+def test_the_demo_stack_delivers_the_schedulers_posts_through_the_database(column, make_post):
+    """`make run`: one daphne process on the in-memory layer, the scheduler a second process that cannot reach
+    it; the server's hub finds the scheduler's events in the database within seconds."""
+    from tests.stack import ROOT, free_port, stack_env, wait_for
+
+    port = free_port()
+    env = {**stack_env(""), "DEBUG": "1", "LIVE_RECONCILE_SECONDS": "1"}
+    env.pop("REDIS_URL")
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"], cwd=ROOT, env=env
+        ),
+        subprocess.Popen([sys.executable, "manage.py", "run_scheduler"], cwd=ROOT, env=env),
+    ]
+    try:
+        wait_for(lambda: port_answers(port), timeout=30, message="the demo server")
+
+        async def scenario():
+            url = f"ws://localhost:{port}/ws/live/{column.slug}/?after=0"
+            async with websockets.connect(url, origin=ORIGIN) as socket:
+                due = timezone.now() + timedelta(seconds=1)
+                post = await asyncio.to_thread(
+                    make_post, "Demo schedule", status=Post.Status.SCHEDULED, published_at=due
+                )
+                return post, await read_events(socket, 1, timeout=20)
+
+        post, [event] = run(scenario())
+        assert (event["seq"], event["kind"], event["post_id"]) == (1, "published", post.pk)
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=20)
+
+
+def port_answers(port):
+    with socket_module.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
