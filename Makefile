@@ -26,7 +26,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 # The demo: SQLite, the in-memory channel layer, DEBUG on, one process.
 run: $(VENV)/.runtime
 	DEBUG=1 $(PY) manage.py migrate --no-input
-	DEBUG=1 $(PY) manage.py load_demo
+	DEBUG=1 $(PY) manage.py load_demo --site http://$(HOST):$(PORT)
 	@# The scheduler runs beside the demo server; with the in-memory layer its events reach the server's
 	@# readers through the server's own catch-up from the database (liveblog/fanout.py), within seconds.
 	DEBUG=1 $(PY) manage.py run_scheduler & scheduler=$$!; trap 'kill $$scheduler' EXIT; \

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import models
+from django.template.defaultfilters import filesizeformat
 from PIL import Image, ImageOps
 
 ALLOWED_FORMATS = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp"}
@@ -23,8 +24,8 @@ CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "
 def reencode(data, name="image"):
     """Return (bytes, extension, content_type) of a clean copy, or raise ValidationError."""
     if len(data) > settings.MAX_IMAGE_BYTES:
-        limit = settings.MAX_IMAGE_BYTES // (1024 * 1024)
-        raise ValidationError(f"This image is larger than {limit} MB.", code="too_large")
+        limit = filesizeformat(settings.MAX_IMAGE_BYTES)
+        raise ValidationError(f"This file is larger than the {limit} limit for images.", code="too_large")
     try:
         with warnings.catch_warnings():
             # Pillow warns between MAX_IMAGE_PIXELS and twice that; refuse both.

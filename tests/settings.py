@@ -22,6 +22,10 @@ MEDIA_ROOT = Path(os.environ.get("TEST_MEDIA_ROOT", BASE_DIR / ".test-media"))  
 SECURE_SSL_REDIRECT = False
 # Unit tests render pages without running collectstatic; the server tests run it.
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+# The live test servers serve static files straight from the apps' folders (as in the demo),
+# so browser tests get the stylesheet without a collectstatic run first.
+SERVESTATIC_USE_FINDERS = True
+SERVESTATIC_AUTOREFRESH = True
 # The link-card fetcher may reach the local test servers (never set anywhere else: liveblog.E002).
 LINKCARD_FETCH_ALLOW_LOOPBACK = True
 # No DNS query may leave the machine during tests: host names resolve from this map only (tests add to it).

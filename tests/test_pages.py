@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from liveblog.models import Post
+from liveblog.models import LinkCard, Post
 
 pytestmark = pytest.mark.django_db
 
@@ -29,3 +29,25 @@ def test_column_page_runs_a_fixed_number_of_queries(client, column, make_post, c
     assert response.status_code == 200
     assert len(queries) <= 10, [q["sql"] for q in queries]
     assert len(queries) == 7
+
+
+@pytest.mark.parametrize("viewer", ["reader", "editor"])
+def test_column_page_queries_do_not_grow_with_posts_for_readers_or_editors(client, column, make_post, viewer):
+    if viewer == "editor":
+        from django.contrib.auth.models import User
+
+        client.force_login(User.objects.create_user("desk", is_staff=True))
+    counts = []
+    for total in (5, 200):
+        while Post.objects.count() < total:
+            i = Post.objects.count()
+            make_post(f"Update {i}", cards=[f"https://example.org/{i}"], pinned=(i == 0), key_event=(i % 3 == 0))
+        # Cards with images show editors the press-image button.
+        LinkCard.objects.update(image="cards/picture.jpg")
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(column.get_absolute_url())
+        assert response.status_code == 200
+        assert ("Set as default press image" in response.content.decode()) == (viewer == "editor")
+        counts.append(len(queries))
+    print(f"column page queries for a {viewer}: {counts}")
+    assert counts[0] == counts[1] <= 10, counts

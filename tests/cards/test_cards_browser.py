@@ -12,7 +12,7 @@ PASSWORD = "correct-horse-battery-staple"
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_pasted_url_becomes_a_card_in_place(collected_static, live_server, page, web, column, settings):
+def test_pasted_url_becomes_a_card_in_place(collected_static, live_server, page, web, column, author, settings):
     get_user_model().objects.create_superuser("editor", "editor@example.org", PASSWORD)
     requests = []
     page.on("request", lambda request: requests.append(request.url))
@@ -26,6 +26,10 @@ def test_pasted_url_becomes_a_card_in_place(collected_static, live_server, page,
     page.select_option("#id_column", str(column.pk))
     page.fill("#id_headline", "Geneva talks resume")
     page.select_option("#id_status", "published")
+    # A post needs its byline: the author is picked with the admin's autocomplete.
+    page.click("#bylines-0 .select2-selection")
+    page.fill(".select2-search__field", "Rania")
+    page.click(".select2-results__option:has-text('Rania Haddad')")
     page.wait_for_function("window.CKEDITOR && CKEDITOR.instances.id_body?.status == 'ready'")
     url = web.url("/og", host="news.test")
     editor = page.frame_locator("iframe.cke_wysiwyg_frame").locator("body")

@@ -1,0 +1,22 @@
+"""Middleware of our own: small guards in front of everything else."""
+
+import re
+
+from django.conf import settings
+from django.http import HttpResponseNotFound
+
+
+def hide_vendor_demos(get_response):
+    """CKEditor ships demo and test pages among its static files: they are not part of our site.
+
+    collectstatic skips them (apps.StaticFilesConfig); this also stops the static
+    server from finding them in the apps' folders when DEBUG is on.
+    """
+    hidden = re.compile(rf"^{re.escape(settings.STATIC_URL)}ckeditor/ckeditor/(samples|plugins/[^/]+/tests)(/|$)")
+
+    def middleware(request):
+        if hidden.match(request.path):
+            return HttpResponseNotFound("Not found", content_type="text/plain")
+        return get_response(request)
+
+    return middleware
