@@ -183,3 +183,21 @@ def logged_in_editor(chromium, server):
     page.wait_for_selector("#user-tools")
     yield page
     context.close()
+
+
+def fill_new_post(page, column, headline, body_html, author_name):
+    """The admin's add form, as an editor fills it: column, headline, a byline picked with the autocomplete,
+    the body in CKEditor, published."""
+    page.select_option("#id_column", str(column.pk))
+    page.fill("#id_headline", headline)
+    page.click("#bylines-0 .select2-selection")
+    page.fill(".select2-search__field", author_name.split()[0])
+    page.click(f".select2-results__option:has-text('{author_name}')")
+    fill_body(page, body_html)
+    page.select_option("#id_status", "published")
+
+
+def fill_body(page, html):
+    ready = "window.CKEDITOR && CKEDITOR.instances.id_body && CKEDITOR.instances.id_body.status === 'ready'"
+    page.wait_for_function(ready)
+    page.evaluate("html => CKEDITOR.instances.id_body.setData(html)", html)

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from liveblog.models import Post
-from tests.stack import logged_in_editor, wait_for
+from tests.stack import fill_body, fill_new_post, logged_in_editor, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.django_db(transaction=True)]
 
@@ -26,26 +26,18 @@ def open_reader(page, stack, column):
     page.evaluate("window.sameDocument = true")
 
 
-def fill_body(page, html):
-    page.wait_for_function(
-        "window.CKEDITOR && CKEDITOR.instances.id_body && CKEDITOR.instances.id_body.status === 'ready'"
-    )
-    page.evaluate("html => CKEDITOR.instances.id_body.setData(html)", html)
-
-
 def post_ids(page, selector="#posts article.post"):
     return page.eval_on_selector_all(selector, "nodes => nodes.map(n => n.dataset.postId)")
 
 
-def test_reader_sees_admin_publish_edit_and_delete_without_reload(stack, page, editor, column, make_post):
+def test_reader_sees_admin_publish_edit_and_delete_without_reload(stack, page, editor, column, make_post, author):
     make_post("Earlier update", published_at=timezone.now() - timedelta(minutes=5))
     open_reader(page, stack, column)
 
     editor.goto(f"{stack.url}/admin/liveblog/post/add/")
-    editor.select_option("#id_column", str(column.pk))
-    editor.fill("#id_headline", "Ceasefire announced")
-    fill_body(editor, "<p>The ceasefire starts at <strong>noon</strong>.</p>")
-    editor.select_option("#id_status", "published")
+    fill_new_post(
+        editor, column, "Ceasefire announced", "<p>The ceasefire starts at <strong>noon</strong>.</p>", author.name
+    )
     editor.click("input[name=_continue]")
     editor.wait_for_selector(".messagelist .success")
     post = Post.objects.get(headline="Ceasefire announced")

@@ -15,7 +15,7 @@ from django.db import connection
 from django.test import override_settings
 
 from liveblog.models import Post
-from tests.stack import RedisServer, Stack, logged_in_editor, wait_for
+from tests.stack import RedisServer, Stack, fill_new_post, logged_in_editor, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.django_db(transaction=True)]
 
@@ -128,7 +128,7 @@ def test_server_restart_while_posts_keep_coming(fault_stack, readers, column, ma
 
 
 def test_redis_restart_and_an_admin_save_while_redis_is_down(
-    chromium, fault_stack, private_redis, readers, column, make_post
+    chromium, fault_stack, private_redis, readers, column, make_post, author
 ):
     editor_pages = logged_in_editor(chromium, fault_stack)
     editor = next(editor_pages)
@@ -140,11 +140,7 @@ def test_redis_restart_and_an_admin_save_while_redis_is_down(
     newsroom.stop()  # the last posts and the admin save below are written while Redis is down
 
     editor.goto(f"{fault_stack.url}/admin/liveblog/post/add/")
-    editor.select_option("#id_column", str(column.pk))
-    editor.fill("#id_headline", "Saved while Redis was down")
-    editor.wait_for_function("window.CKEDITOR && CKEDITOR.instances.id_body.status === 'ready'")
-    editor.evaluate("CKEDITOR.instances.id_body.setData('<p>Nothing is lost.</p>')")
-    editor.select_option("#id_status", "published")
+    fill_new_post(editor, column, "Saved while Redis was down", "<p>Nothing is lost.</p>", author.name)
     editor.click("input[name=_save]")
     editor.wait_for_selector(".messagelist .success")
     saved = Post.objects.get(headline="Saved while Redis was down")
