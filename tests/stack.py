@@ -67,8 +67,9 @@ def stack_env(redis_url):
 class Stack:
     """`manage.py serve` (WORKERS uvicorn processes + the scheduler) with the test database."""
 
-    def __init__(self, redis_url, workers=2, setup=False, env=None):
+    def __init__(self, redis_url, workers=2, setup=False, env=None, scheduler=True):
         self.redis_url = redis_url
+        self.scheduler = scheduler
         self.env = env or {}
         self.workers = workers
         self.port = free_port()
@@ -87,6 +88,8 @@ class Stack:
         command = [sys.executable, "manage.py", "serve", "--port", str(self.port), "--workers", str(self.workers)]
         if not self.setup:
             command.append("--no-setup")
+        if not self.scheduler:
+            command.append("--no-scheduler")
         self.process = subprocess.Popen(
             command, cwd=ROOT, env={**stack_env(self.redis_url), **self.env}, start_new_session=True
         )
@@ -162,8 +165,11 @@ def collected_static():
 
 @pytest.fixture(scope="session")
 def stack(django_db_setup, collected_static):
-    """The production stack on the machine's Redis (this run's own prefix), for the whole session."""
-    server = Stack(settings.REDIS_URL).start()
+    """The production stack on the machine's Redis (this run's own prefix), for the whole session.
+
+    Without its scheduler: that would publish other tests' scheduled posts behind their backs; the test of
+    scheduled posts runs `run_scheduler` itself, and the fault tests run the stack whole."""
+    server = Stack(settings.REDIS_URL, scheduler=False).start()
     yield server
     server.stop()
 

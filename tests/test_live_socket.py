@@ -82,7 +82,12 @@ def test_reader_gets_what_it_missed_then_live_events_in_order(stack, column, mak
 
 
 def test_scheduled_posts_go_live_with_nobody_at_the_keyboard(stack, column, make_post):
-    """The stack's own scheduler process publishes the post at its time; readers get it live."""
+    """The scheduler process `make serve` runs publishes the post at its time; readers get it live."""
+    from tests.stack import ROOT, stack_env
+
+    scheduler = subprocess.Popen(
+        [sys.executable, "manage.py", "run_scheduler"], cwd=ROOT, env=stack_env(stack.redis_url)
+    )
 
     async def scenario():
         async with websockets.connect(socket_url(stack, column, after=0), origin=ORIGIN) as socket:
@@ -90,7 +95,11 @@ def test_scheduled_posts_go_live_with_nobody_at_the_keyboard(stack, column, make
             post = await asyncio.to_thread(make_post, "At noon sharp", status=Post.Status.SCHEDULED, published_at=due)
             return post, await read_events(socket, 1, timeout=15)
 
-    post, [event] = run(scenario())
+    try:
+        post, [event] = run(scenario())
+    finally:
+        scheduler.terminate()
+        scheduler.wait(timeout=20)
     assert (event["seq"], event["kind"], event["post_id"]) == (1, "published", post.pk)
     assert "At noon sharp" in event["html"]
 
