@@ -27,7 +27,14 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 run: $(VENV)/.runtime
 	DEBUG=1 $(PY) manage.py migrate --no-input
 	DEBUG=1 $(PY) manage.py load_demo --site http://$(HOST):$(PORT)
+	@# The scheduler runs beside the demo server; with the in-memory layer its events reach the server's
+	@# readers through the server's own catch-up from the database (liveblog/fanout.py), within seconds.
+	DEBUG=1 $(PY) manage.py run_scheduler & scheduler=$$!; trap 'kill $$scheduler' EXIT; \
 	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
+
+# Production (SPEC §5): DATABASE_URL, REDIS_URL and SECRET_KEY come from the environment.
+serve: $(VENV)/.runtime
+	DEBUG=0 $(PY) manage.py serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 test: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
@@ -38,6 +45,10 @@ test: $(VENV)/.dev
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+bench: $(VENV)/.dev
+	@# The benchmark starts a redis-server of its own; readers run in processes of their own.
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/fanout.py
 
 clean:
 	rm -rf $(VENV) staticfiles .test-media

@@ -9,7 +9,8 @@ class LiveblogConfig(AppConfig):
     verbose_name = "Liveblog"
 
     def ready(self):
-        from liveblog import checks  # noqa: F401  (registers the system checks)
+        # checks registers the system checks; broadcast connects the signals (saving tells readers).
+        from liveblog import broadcast, checks  # noqa: F401
 
 
 class StaticFilesConfig(BaseStaticFilesConfig):

@@ -1,7 +1,7 @@
 from ckeditor_uploader.fields import RichTextUploadingField
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.urls import reverse
@@ -100,7 +100,8 @@ class Column(models.Model):
         self.changed_at = timezone.now()
         if kwargs.get("update_fields") is not None:
             kwargs["update_fields"] = {*kwargs["update_fields"], "changed_at"}
-        super().save(*args, **kwargs)
+        with transaction.atomic():  # with the column_ended event it may cause (liveblog.broadcast)
+            super().save(*args, **kwargs)
 
     def get_absolute_url(self):
         return reverse("column", args=[self.slug])
@@ -176,10 +177,13 @@ class Post(models.Model):
 
     def save(self, *args, **kwargs):
         self.body = body.clean_html(self.body)
-        super().save(*args, **kwargs)
-        update_fields = kwargs.get("update_fields")
-        if update_fields is None or "body" in update_fields:
-            self.ensure_link_cards()
+        # The event telling readers is written in the same transaction as the change (liveblog.broadcast),
+        # with the cards the body asks for in place.
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            update_fields = kwargs.get("update_fields")
+            if update_fields is None or "body" in update_fields:
+                self.ensure_link_cards()
 
     def get_absolute_url(self):
         return reverse("post", args=[self.column.slug, self.pk])
@@ -222,6 +226,10 @@ class Byline(models.Model):
     def __str__(self):
         return f"{self.author} on {self.post}"
 
+    def save(self, *args, **kwargs):
+        with transaction.atomic():  # with the event it causes (liveblog.broadcast)
+            super().save(*args, **kwargs)
+
 
 class LinkCard(models.Model):
     class FetchState(models.TextChoices):
@@ -258,9 +266,10 @@ class LinkCard(models.Model):
         return self.title or self.url
 
     def save(self, *args, **kwargs):
-        if self._state.adding and self.pk is None:
-            self.take_over_placeholder(kwargs)
-        super().save(*args, **kwargs)
+        with transaction.atomic():  # with the event it causes (liveblog.broadcast)
+            if self._state.adding and self.pk is None:
+                self.take_over_placeholder(kwargs)
+            super().save(*args, **kwargs)
 
     def take_over_placeholder(self, kwargs):
         """A card saved for a URL that already has an automatic card (the post was saved first, as the admin
@@ -297,6 +306,55 @@ class LinkCard(models.Model):
         from urllib.parse import urlsplit
 
         return urlsplit(self.url).hostname or self.url
+
+
+class Event(models.Model):
+    """One change readers must see, numbered per column; what live pushes and catch-up deliver."""
+
+    class Kind(models.TextChoices):
+        PUBLISHED = "published", "Published"
+        EDITED = "edited", "Edited"
+        PINNED = "pinned", "Pinned"
+        UNPINNED = "unpinned", "Unpinned"
+        KEY_EVENT = "key_event", "Key event toggled"
+        UNPUBLISHED = "unpublished", "Unpublished"
+        DELETED = "deleted", "Deleted"
+        COLUMN_ENDED = "column_ended", "Column ended"
+        COLUMN_REOPENED = "column_reopened", "Column reopened"
+
+    # Kinds after which readers show the post; the others remove it (or concern the column).
+    SHOWING = (Kind.PUBLISHED, Kind.EDITED, Kind.PINNED, Kind.UNPINNED, Kind.KEY_EVENT)
+
+    column = models.ForeignKey(Column, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveBigIntegerField()
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # A plain number, not a foreign key: the removal of a deleted post must outlive it.
+    post_id = models.BigIntegerField(null=True, blank=True)
+    pinned = models.BooleanField(default=False)
+    key_event = models.BooleanField(default=False)
+    html = models.TextField(blank=True, help_text="The post rendered by the post partial, as readers see it.")
+    key_html = models.TextField(blank=True, help_text="The post's entry in the Key events list, if it is one.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["column", "seq"]
+        constraints = [models.UniqueConstraint(fields=["column", "seq"], name="event_unique_seq_per_column")]
+        indexes = [models.Index(fields=["column", "post_id", "-seq"], name="event_column_post_idx")]
+
+    def __str__(self):
+        return f"{self.column_id}#{self.seq} {self.kind} post {self.post_id}"
+
+    def get_absolute_url(self):
+        return reverse("column_events", args=[self.column.slug]) + f"?after={self.seq - 1}"
+
+    def as_dict(self):
+        return {
+            "seq": self.seq,
+            "kind": self.kind,
+            "post_id": self.post_id,
+            "html": self.html,
+            "key_html": self.key_html,
+        }
 
 
 def require_description(instance, image_field, description_field):

@@ -82,7 +82,12 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": os.environ.get("CHANNEL_PREFIX", "liveblog")},
+            "CONFIG": {
+                # redis-py reads with a 5 s socket timeout by default, exactly as long as channels-redis blocks
+                # in BZPOPMIN: idle receivers then fail now and then. Reads get room beyond the block.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 3}],
+                "prefix": os.environ.get("CHANNEL_PREFIX", "liveblog"),
+            },
         }
     }
 else:

@@ -13,6 +13,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("live/<slug:slug>/", views.column, name="column"),
     path("live/<slug:slug>/posts/<int:post_id>/", views.post, name="post"),
+    path("live/<slug:slug>/events", views.column_events, name="column_events"),
     path("series/<slug:slug>/", views.series, name="series"),
     path("authors/<slug:slug>/", views.author, name="author"),
     path("cards/<int:card_id>/press-image", views.set_press_image, name="set_press_image"),

@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
-from django.db.models import prefetch_related_objects
+from django.db.models import OuterRef, Subquery, prefetch_related_objects
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -23,9 +23,17 @@ from django.views.decorators.http import require_POST
 from PIL import Image
 
 from liveblog import caching, images
-from liveblog.models import Author, Column, LinkCard, Post, Series, display_prefetches
+from liveblog.models import Author, Column, Event, LinkCard, Post, Series, display_prefetches
 
 PAGE_SIZE = 20
+EVENTS_PAGE = 200
+
+
+def with_last_seq(columns):
+    """Annotate `last_seq`, the newest event of the column. Read before the posts, so a page never
+    claims an event whose post it does not show (events after it are re-applied harmlessly)."""
+    newest = Event.objects.filter(column=OuterRef("pk")).order_by("-seq").values("seq")[:1]
+    return columns.annotate(last_seq=Subquery(newest))
 
 
 def is_editor(request):
@@ -39,7 +47,7 @@ def home(request):
 
 
 def column(request, slug):
-    column = get_object_or_404(Column.objects.select_related("series"), slug=slug)
+    column = get_object_or_404(with_last_seq(Column.objects.select_related("series")), slug=slug)
     if (unchanged := caching.not_modified(request, column.changed_at)) is not None:
         return unchanged
     # Through the related manager, each post knows its column without a query.
@@ -79,6 +87,30 @@ def column(request, slug):
         },
     )
     return caching.cacheable(request, response, column.changed_at)
+
+
+@caching.cached_by_column
+def column_events(request, slug):
+    """Catch-up (SPEC §3): the events after `after`, oldest first, each with the post's HTML."""
+    column = get_object_or_404(with_last_seq(Column.objects.only("pk", "slug")), slug=slug)
+    try:
+        after = int(request.GET.get("after", "0"))
+    except ValueError:
+        return JsonResponse({"error": "`after` must be a whole number (a seq)."}, status=400)
+    last_seq = column.last_seq or 0
+    events = list(column.events.filter(seq__gt=max(after, 0)).order_by("seq")[: EVENTS_PAGE + 1])
+    more = len(events) > EVENTS_PAGE
+    response = JsonResponse(
+        {
+            "column": column.slug,
+            "last_seq": last_seq,
+            "events": [event.as_dict() for event in events[:EVENTS_PAGE]],
+            "more": more,
+        }
+    )
+    # Shared caches may answer a burst of readers catching up: the decorator gives the column's
+    # validator (every event comes with a change of the column) and a few seconds of public caching.
+    return response
 
 
 def post(request, slug, post_id):

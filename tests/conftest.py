@@ -1,9 +1,13 @@
 import os
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from liveblog.models import Author, Byline, Column, LinkCard, Post, Series
+
+# Fixtures for the production stack (server processes, a private redis-server).
+pytest_plugins = ["tests.stack"]
 
 # Playwright's sync API keeps an event loop running in the test thread; the ORM
 # calls a test makes beside it are still plain synchronous calls.
@@ -30,11 +34,13 @@ def make_post(column, author):
     def make(headline="An update", body="<p>Text.</p>", column=column, authors=(author,), cards=(), **fields):
         fields.setdefault("status", Post.Status.PUBLISHED)
         fields.setdefault("published_at", timezone.now())
-        post = Post.objects.create(column=column, headline=headline, body=body, **fields)
-        for position, each in enumerate(authors):
-            Byline.objects.create(post=post, author=each, position=position)
-        for url in cards:
-            LinkCard.objects.create(post=post, url=url, title=f"Card for {url}")
+        # One transaction, like the admin saving a post with its inlines: readers get one event.
+        with transaction.atomic():
+            post = Post.objects.create(column=column, headline=headline, body=body, **fields)
+            for position, each in enumerate(authors):
+                Byline.objects.create(post=post, author=each, position=position)
+            for url in cards:
+                LinkCard.objects.create(post=post, url=url, title=f"Card for {url}")
         return post
 
     return make

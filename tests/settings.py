@@ -10,6 +10,8 @@ from pathlib import Path
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/liveblog")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+# A channel-layer prefix of this run's own: test runs sharing a Redis never hear each other.
+os.environ.setdefault("CHANNEL_PREFIX", f"liveblog-test-{os.getpid()}")
 
 from liveblog.settings import *  # noqa: F403
 

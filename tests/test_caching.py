@@ -26,6 +26,7 @@ def urls(column, make_post):
         "home": "/",
         "series": column.series.get_absolute_url(),
         "author": "/authors/rania-haddad/",
+        "events": f"/live/{column.slug}/events?after=0",
     }
 
 
@@ -33,7 +34,7 @@ def cache_control(response):
     return {part.strip() for part in response["Cache-Control"].split(",")}
 
 
-KINDS = ["column", "post", "atom", "rss", "all-atom", "all-rss", "home", "series", "author"]
+KINDS = ["column", "post", "atom", "rss", "all-atom", "all-rss", "home", "series", "author", "events"]
 
 
 @pytest.mark.parametrize("kind", KINDS)

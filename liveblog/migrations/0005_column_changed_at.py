@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('liveblog', '0003_post_import_key'),
+        ('liveblog', '0004_live_events'),
     ]
 
     operations = [

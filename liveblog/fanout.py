@@ -1,0 +1,243 @@
+"""Per-process fan-out: one channel-layer message per process per event, then memory.
+
+Each server process runs one Hub. The hub owns ONE channel on the channel layer,
+a member of the group liveblog.broadcast.GROUP, so an event costs one message per
+process however many readers it has (one channel per reader would cost one
+Redis push per reader and a Redis connection per `group_add` during a burst of
+connects). The hub keeps, per column with readers here, the last seq it handed
+out and a short memory of recent frames, and gives each reader the
+pre-serialised frame through a small bounded queue: a reader that cannot keep up
+overflows its queue, is closed with CLOSE_SLOW and catches up on its own; the
+others never wait for it.
+
+The channel layer delivers at most once. The hub therefore never trusts it for
+completeness: a frame whose seq skips ahead makes the hub read the missing
+events from the database first, and every RECONCILE_SECONDS it asks the
+database for the columns' last seq, which also covers a Redis outage and events
+written by another process on the single-process demo's in-memory layer
+(the scheduler of `make run`).
+"""
+
+import asyncio
+import collections
+import logging
+import os
+import time
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.db.models import Max, Q
+
+from liveblog.broadcast import GROUP, frame
+from liveblog.models import Column, Event
+
+logger = logging.getLogger(__name__)
+
+QUEUE_SIZE = 64  # frames a reader may lag behind before it is dropped
+RECENT = 256  # frames kept per column, so joining readers catch up from memory
+BACKLOG_LIMIT = 1000  # more than this behind: the reader catches up over HTTP instead
+RECONCILE_SECONDS = float(os.environ.get("LIVE_RECONCILE_SECONDS", "2"))
+REJOIN_SECONDS = 30  # re-join the group: a restarted Redis has forgotten it
+
+CLOSE_SLOW = 4008  # too slow to keep up: fetch /events, then reconnect
+CLOSE_BEHIND = 4013  # too far behind to replay over the socket: fetch /events, then reconnect
+CLOSE_UNKNOWN_COLUMN = 4404
+CLOSE_AHEAD = 4409  # `after` is beyond anything the column has issued: reload the page
+
+
+def as_item(seq, text):
+    # One ASGI message per event and process, shared by every reader's send (servers only read it).
+    return seq, {"type": "websocket.send", "text": text}
+
+
+class UnknownColumn(Exception):
+    pass
+
+
+class Feed:
+    """One column's live stream in this process."""
+
+    def __init__(self, column_id, slug, recent):
+        self.column_id = column_id
+        self.slug = slug
+        self.readers = set()
+        self.recent = collections.deque((as_item(seq, text) for seq, text in recent), maxlen=RECENT)
+        self.last_seq = recent[-1][0] if recent else 0
+
+    def since(self, after):
+        """Frames after `after` from memory, or None when memory does not reach back that far."""
+        if after >= self.last_seq:
+            return []
+        if not self.recent or self.recent[0][0] > after + 1:
+            return None
+        return [item for item in self.recent if item[0] > after]
+
+    def hand_out(self, seq, text):
+        """Give the next frame to every reader here. Synchronous: no reader can delay another."""
+        if seq != self.last_seq + 1:
+            return False
+        item = as_item(seq, text)
+        self.recent.append(item)
+        self.last_seq = seq
+        for reader in tuple(self.readers):
+            reader.offer(item)
+        return True
+
+
+class Hub:
+    def __init__(self):
+        self.feeds = {}  # column_id -> Feed
+        self.by_slug = {}  # slug -> Feed
+        self.loading = {}  # slug -> Future[Feed]
+        self.tasks = []
+        self.channel = None
+        self.layer = None
+
+    # Readers
+
+    async def join(self, slug, reader):
+        feed = self.by_slug.get(slug)
+        if feed is None:
+            feed = await self.load(slug)
+        feed.readers.add(reader)
+        self.start()
+        return feed
+
+    def leave(self, feed, reader):
+        feed.readers.discard(reader)
+        if not feed.readers and self.feeds.get(feed.column_id) is feed:
+            del self.feeds[feed.column_id]
+            self.by_slug.pop(feed.slug, None)
+
+    async def load(self, slug):
+        future = self.loading.get(slug)
+        if future is None:
+            # One database read however many readers of this column connect at once.
+            future = self.loading[slug] = asyncio.ensure_future(load_feed(slug))
+            future.add_done_callback(lambda _: self.loading.pop(slug, None))
+        feed = await asyncio.shield(future)
+        if feed is None:
+            raise UnknownColumn(slug)
+        existing = self.feeds.get(feed.column_id)
+        if existing is not None:
+            return existing
+        self.feeds[feed.column_id] = feed
+        self.by_slug[slug] = feed
+        return feed
+
+    async def backlog(self, feed, after):
+        """The frames after `after` for a joining reader, in seq order."""
+        if after > feed.last_seq:
+            await self.catch_up([feed])
+        items = feed.since(after)
+        if items is None:
+            rows = await database_sync_to_async(events_after)(feed.column_id, after, BACKLOG_LIMIT + 1)
+            items = [as_item(seq, text) for seq, text in rows]
+        return items
+
+    # The one subscription of this process
+
+    def start(self):
+        if self.tasks:
+            return
+        loop = asyncio.get_running_loop()
+        self.tasks = [loop.create_task(self.listen()), loop.create_task(self.reconcile())]
+
+    async def listen(self):
+        self.layer = get_channel_layer()
+        delay = 0.1
+        while True:
+            try:
+                if self.channel is None:
+                    self.channel = await self.layer.new_channel(prefix="liveblog-hub.")
+                await self.layer.group_add(GROUP, self.channel)
+                # Whatever was sent before this process listened (or while Redis was away) is in the database.
+                await self.catch_up(list(self.feeds.values()))
+                delay = 0.1
+                while True:
+                    message = await self.layer.receive(self.channel)
+                    await self.on_message(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("Channel layer unavailable; retrying in %.1fs", delay, exc_info=True)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def on_message(self, message):
+        feed = self.feeds.get(message.get("column_id"))
+        if feed is None:
+            return
+        seq = message["seq"]
+        if seq <= feed.last_seq:
+            return  # already handed out (catch-up got there first)
+        if seq > feed.last_seq + 1:
+            await self.catch_up([feed])  # the layer lost something: read the gap
+        feed.hand_out(seq, message["frame"])
+
+    async def reconcile(self):
+        last_join = time.monotonic()
+        while True:
+            await asyncio.sleep(RECONCILE_SECONDS)
+            try:
+                feeds = [feed for feed in self.feeds.values() if feed.readers]
+                if feeds:
+                    await self.catch_up(feeds, only_if_behind=True)
+                if self.channel is not None and time.monotonic() - last_join > REJOIN_SECONDS:
+                    await self.layer.group_add(GROUP, self.channel)
+                    last_join = time.monotonic()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("Live catch-up round failed", exc_info=True)
+
+    async def catch_up(self, feeds, only_if_behind=False):
+        """Hand out, in order, every committed event the feeds have not handed out yet."""
+        if not feeds:
+            return
+        positions = {feed.column_id: feed.last_seq for feed in feeds}
+        if only_if_behind:
+            latest = await database_sync_to_async(last_seqs)(list(positions))
+            positions = {cid: seq for cid, seq in positions.items() if latest.get(cid, 0) > seq}
+            if not positions:
+                return
+        rows = await database_sync_to_async(events_after_many)(positions)
+        for column_id, seq, text in rows:
+            feed = self.feeds.get(column_id)
+            if feed is not None:
+                feed.hand_out(seq, text)
+
+
+# Database reads (run in a worker thread)
+
+
+def read_feed(slug):
+    column_id = Column.objects.filter(slug=slug).values_list("pk", flat=True).first()
+    if column_id is None:
+        return None
+    recent = Event.objects.filter(column_id=column_id).order_by("-seq")[:RECENT]
+    return Feed(column_id, slug, [(event.seq, frame(event.as_dict())) for event in reversed(recent)])
+
+
+load_feed = database_sync_to_async(read_feed)
+
+
+def events_after(column_id, after, limit):
+    events = Event.objects.filter(column_id=column_id, seq__gt=after).order_by("seq")[:limit]
+    return [(event.seq, frame(event.as_dict())) for event in events]
+
+
+def events_after_many(positions):
+    condition = Q()
+    for column_id, seq in positions.items():
+        condition |= Q(column_id=column_id, seq__gt=seq)
+    events = Event.objects.filter(condition).order_by("column_id", "seq")[:5000]
+    return [(event.column_id, event.seq, frame(event.as_dict())) for event in events]
+
+
+def last_seqs(column_ids):
+    rows = Event.objects.filter(column_id__in=column_ids).values("column_id").annotate(last=Max("seq"))
+    return {row["column_id"]: row["last"] for row in rows}
+
+
+hub = Hub()

@@ -1,0 +1,351 @@
+/* Live column: applies the server's events (seq-numbered HTML of the one post partial) to the page.
+ * Plain JavaScript, no build. The page says where it starts (data-last-seq); every event after that
+ * is applied once, in seq order; a gap or a reconnect fetches what is missing from the catch-up URL. */
+(function () {
+  "use strict";
+  var root = document.querySelector(".column[data-live]");
+  if (!root) return;
+
+  var slug = root.getAttribute("data-column");
+  var eventsUrl = root.getAttribute("data-events-url");
+  var lastSeq = parseInt(root.getAttribute("data-last-seq") || "0", 10);
+  var stream = document.getElementById("posts");
+  var button = root.querySelector(".new-updates");
+  var announcer = root.querySelector(".live-announcer");
+  var SHOWING = { published: 1, edited: 1, pinned: 1, unpinned: 1, key_event: 1 };
+  var early = {}; // seq -> event that arrived before its predecessors
+  var held = []; // new posts waiting behind the button while the reader is scrolled away
+
+  // ---- Applying events -------------------------------------------------------------
+
+  function receive(event) {
+    if (event.seq <= lastSeq || early[event.seq]) return; // a duplicate
+    if (event.seq > lastSeq + 1) {
+      early[event.seq] = event;
+      catchUp(true);
+      return;
+    }
+    apply(event);
+    lastSeq = event.seq;
+    root.setAttribute("data-last-seq", String(lastSeq));
+    var next = early[lastSeq + 1];
+    if (next) {
+      delete early[lastSeq + 1];
+      receive(next);
+    }
+    for (var seq in early) if (+seq <= lastSeq) delete early[seq];
+  }
+
+  function apply(event) {
+    if (event.kind === "column_ended" || event.kind === "column_reopened") return columnState(event.kind);
+    keyEvent(event);
+    var existing = document.getElementById("post-" + event.post_id);
+    var heldIndex = indexHeld(event.post_id);
+    if (!SHOWING[event.kind]) {
+      if (existing) existing.remove();
+      if (heldIndex >= 0) held.splice(heldIndex, 1);
+      return updateButton();
+    }
+    var post = parse(event.html);
+    if (!post) return;
+    relative(post);
+    if (heldIndex >= 0) {
+      held[heldIndex] = post;
+    } else if (existing && isPinned(existing) === isPinned(post)) {
+      existing.replaceWith(post); // an edit replaces in place
+    } else {
+      if (existing) existing.remove();
+      if (!isPinned(post) && stream.getBoundingClientRect().top < 0) {
+        held.push(post); // inserting above the reader would move the page: wait behind the button
+        updateButton();
+      } else {
+        place(post, !existing);
+      }
+      if (event.kind === "published") announce(post);
+    }
+  }
+
+  // The "Key events" list: the server renders each entry (key_html); it goes, newest first, or leaves.
+  function keyEvent(event) {
+    var nav = root.querySelector(".key-events");
+    var list = nav && nav.querySelector("ul");
+    if (!list) return;
+    var old = list.querySelector('li[data-post-id="' + event.post_id + '"]');
+    if (old) old.remove();
+    if (SHOWING[event.kind] && event.key_html) {
+      var template = document.createElement("template");
+      template.innerHTML = event.key_html;
+      var item = template.content.querySelector("li");
+      var when = publishedAt(item);
+      var before = null;
+      for (var i = 0; i < list.children.length && !before; i++) {
+        if (publishedAt(list.children[i]) <= when) before = list.children[i];
+      }
+      list.insertBefore(item, before);
+    }
+    nav.hidden = list.children.length === 0;
+  }
+
+  function parse(html) {
+    var template = document.createElement("template");
+    template.innerHTML = html;
+    return template.content.querySelector("article.post");
+  }
+
+  function indexHeld(postId) {
+    for (var i = 0; i < held.length; i++) if (held[i].getAttribute("data-post-id") === String(postId)) return i;
+    return -1;
+  }
+
+  function isPinned(post) {
+    return post.classList.contains("post-pinned");
+  }
+
+  function publishedAt(post) {
+    var time = post.querySelector("time[datetime]");
+    return time ? Date.parse(time.getAttribute("datetime")) : 0;
+  }
+
+  function container(post) {
+    if (!isPinned(post)) return stream;
+    var pinned = root.querySelector(".pinned-posts");
+    if (!pinned) {
+      pinned = document.createElement("section");
+      pinned.className = "pinned-posts";
+      pinned.setAttribute("aria-label", "Pinned");
+      var anchor = root.querySelector(".live-bar") || stream;
+      anchor.parentNode.insertBefore(pinned, anchor);
+    }
+    return pinned;
+  }
+
+  // Newest first, as the server renders it.
+  function place(post, isNew) {
+    var box = container(post);
+    var empty = box.querySelector(".no-posts");
+    if (empty) empty.remove();
+    var when = publishedAt(post);
+    var siblings = box.querySelectorAll(":scope > article.post");
+    var before = null;
+    for (var i = 0; i < siblings.length; i++) {
+      if (publishedAt(siblings[i]) <= when) {
+        before = siblings[i];
+        break;
+      }
+    }
+    // Older than everything on this page while older pages exist: it belongs on one of those.
+    if (!before && box === stream && root.querySelector(".older-link")) return;
+    if (isNew) post.classList.add("live-new");
+    box.insertBefore(post, before);
+  }
+
+  function updateButton() {
+    if (!button) return;
+    button.hidden = held.length === 0;
+    button.textContent = held.length === 1 ? "1 new update" : held.length + " new updates";
+  }
+
+  function showHeld() {
+    var posts = held;
+    held = [];
+    updateButton();
+    posts.forEach(function (post) {
+      place(post, true);
+    });
+    stream.scrollIntoView({ behavior: reducedMotion() ? "auto" : "smooth", block: "start" });
+  }
+
+  function announce(post) {
+    if (!announcer) return;
+    var headline = post.querySelector(".post-headline");
+    announcer.textContent = "New update: " + (headline ? headline.textContent.trim() : "");
+  }
+
+  function columnState(kind) {
+    var badge = root.querySelector(".column-state");
+    if (!badge) return;
+    var ended = kind === "column_ended";
+    badge.textContent = ended ? "Ended" : "Live";
+    badge.classList.toggle("badge-ended", ended);
+    badge.classList.toggle("badge-live", !ended);
+  }
+
+  function reducedMotion() {
+    return window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  }
+
+  if (button) button.addEventListener("click", showHeld);
+  window.addEventListener(
+    "scroll",
+    function () {
+      if (held.length && stream.getBoundingClientRect().top >= 0) showHeld();
+    },
+    { passive: true }
+  );
+
+  // ---- Catch-up over HTTP: after a gap, a reconnect, a wake-up; and polling without WebSockets ----
+
+  var fetching = false;
+  var again = false;
+
+  function catchUp(fresh) {
+    if (fetching) {
+      again = true;
+      return;
+    }
+    fetching = true;
+    var url = eventsUrl + "?after=" + lastSeq;
+    fetch(url, { cache: fresh ? "no-cache" : "default", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (!response.ok) throw new Error("catch-up answered " + response.status);
+        return response.json();
+      })
+      .then(function (data) {
+        if (data.last_seq < lastSeq) return location.reload(); // the column was restored from a backup
+        data.events.forEach(receive);
+        if (data.more) again = true;
+      })
+      .catch(function () {
+        again = true;
+        setTimeout(catchUp, 2000 + Math.random() * 2000);
+      })
+      .then(function () {
+        fetching = false;
+        if (again) {
+          again = false;
+          catchUp(true);
+        }
+      });
+  }
+
+  var pollTimer = null;
+  function startPolling() {
+    if (pollTimer) return;
+    pollTimer = setInterval(function () {
+      catchUp(false);
+    }, 10000 + Math.random() * 5000);
+  }
+  function stopPolling() {
+    clearInterval(pollTimer);
+    pollTimer = null;
+  }
+
+  // ---- The WebSocket ----------------------------------------------------------------
+
+  var socket = null;
+  var attempts = 0;
+  var failures = 0;
+  var reconnectTimer = null;
+  var pingTimer = null;
+  var pongDue = null;
+
+  function connect() {
+    clearTimeout(reconnectTimer);
+    reconnectTimer = null;
+    if (!("WebSocket" in window)) return startPolling();
+    if (socket && socket.readyState <= 1) return;
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    var ws = new WebSocket(scheme + location.host + "/ws/live/" + encodeURIComponent(slug) + "/?after=" + lastSeq);
+    var opened = false;
+    socket = ws;
+    ws.onopen = function () {
+      opened = true;
+      root.setAttribute("data-live-state", "open");
+      attempts = 0;
+      failures = 0;
+      stopPolling();
+      pingTimer = setInterval(ping, 30000);
+    };
+    ws.onmessage = function (message) {
+      if (message.data === "pong") {
+        clearTimeout(pongDue);
+        return;
+      }
+      receive(JSON.parse(message.data));
+    };
+    ws.onclose = function (close) {
+      root.setAttribute("data-live-state", "closed");
+      clearInterval(pingTimer);
+      clearTimeout(pongDue);
+      if (socket === ws) socket = null;
+      if (close.code === 4404) return; // the column is gone
+      if (close.code === 4409) return location.reload();
+      if (!opened && ++failures >= 3) startPolling(); // WebSockets blocked here: poll, keep trying
+      if (close.code === 4008 || close.code === 4013) catchUp(true); // dropped as too slow or far behind
+      reconnectLater();
+    };
+  }
+
+  function ping() {
+    if (!socket || socket.readyState !== 1) return;
+    socket.send("ping");
+    clearTimeout(pongDue);
+    var ws = socket;
+    pongDue = setTimeout(function () {
+      ws.close(); // no answer: a dead connection (a sleeping laptop, a lost network)
+    }, 10000);
+  }
+
+  // Exponential backoff with jitter, so a restarted server is not hit by every reader at once.
+  function reconnectLater() {
+    if (reconnectTimer) return;
+    var ceiling = Math.min(30000, 500 * Math.pow(2, attempts++));
+    reconnectTimer = setTimeout(connect, ceiling / 2 + Math.random() * (ceiling / 2));
+  }
+
+  function wake() {
+    if (document.visibilityState === "hidden") return;
+    catchUp(true);
+    if (!socket) {
+      attempts = 0;
+      connect();
+    }
+  }
+  document.addEventListener("visibilitychange", wake);
+  window.addEventListener("online", wake);
+
+  // ---- Relative times next to the GMT times -----------------------------------------
+
+  var format = window.Intl && Intl.RelativeTimeFormat ? new Intl.RelativeTimeFormat("en", { numeric: "auto" }) : null;
+  var UNITS = [
+    ["year", 31536000],
+    ["month", 2592000],
+    ["week", 604800],
+    ["day", 86400],
+    ["hour", 3600],
+    ["minute", 60],
+  ];
+
+  function describe(seconds) {
+    if (seconds < 45) return "just now";
+    for (var i = 0; i < UNITS.length; i++) {
+      var amount = Math.floor(seconds / UNITS[i][1]);
+      if (amount >= 1) return format ? format.format(-amount, UNITS[i][0]) : amount + " " + UNITS[i][0] + "s ago";
+    }
+    return "just now";
+  }
+
+  function relative(scope) {
+    var now = Date.now();
+    scope.querySelectorAll("time[data-relative]").forEach(function (time) {
+      var when = Date.parse(time.getAttribute("datetime"));
+      if (isNaN(when)) return;
+      var label = time.nextElementSibling;
+      if (!label || !label.classList.contains("relative-time")) {
+        label = document.createElement("span");
+        label.className = "relative-time";
+        time.after(label);
+      }
+      label.textContent = " · " + describe(Math.max(0, (now - when) / 1000));
+    });
+  }
+
+  relative(document);
+  setInterval(function () {
+    relative(document);
+  }, 30000);
+
+  // The entry point for events, also for debugging from the console (the page's own script could change it anyway).
+  window.liveblogLive = { receive: receive };
+  connect();
+})();
