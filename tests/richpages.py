@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db import transaction
 from PIL import Image
 
 from liveblog.models import Author, Byline, Column, LinkCard, Post, Series
@@ -46,31 +47,38 @@ def build_rich_column():
     posts = []
     for i in range(6):
         url = f"https://example.org/story-{i}"
-        post = Post.objects.create(
-            column=column,
-            headline=f"Update number {i}",
-            body=(
-                f"<p>First paragraph of update {i} with a <a href='https://example.org/'>link</a>.</p>"
-                f"<p>{url}</p>"
-                "<blockquote><p>A quoted witness.</p></blockquote>"
-                "<ul><li>one</li><li>two</li></ul>"
-            ),
-            status=Post.Status.PUBLISHED,
-            published_at=start + timedelta(minutes=30 * i),
-            pinned=(i == 0),
-            key_event=(i % 2 == 1),
-        )
-        Byline.objects.create(post=post, author=rania, position=0)
-        if i % 2:
-            Byline.objects.create(post=post, author=tom, position=1)
-        card = LinkCard(
-            post=post, url=url, title=f"Story {i} elsewhere", summary="What the other outlet says.", site_name="Example"
-        )
-        card.image.save(f"card-{i}.png", png((40, 40 * i % 255, 160)), save=False)
-        card.image_alt = f"Picture for story {i}"
-        # As the fetcher leaves it: local copies in several widths, for srcset.
-        card.image_widths = [[64, card.image.name]]
-        card.save()
+        # Post, bylines and card in one transaction, as the admin saves them: the card is there
+        # before the commit, so no background fetch starts for its URL.
+        with transaction.atomic():
+            post = Post.objects.create(
+                column=column,
+                headline=f"Update number {i}",
+                body=(
+                    f"<p>First paragraph of update {i} with a <a href='https://example.org/'>link</a>.</p>"
+                    f"<p>{url}</p>"
+                    "<blockquote><p>A quoted witness.</p></blockquote>"
+                    "<ul><li>one</li><li>two</li></ul>"
+                ),
+                status=Post.Status.PUBLISHED,
+                published_at=start + timedelta(minutes=30 * i),
+                pinned=(i == 0),
+                key_event=(i % 2 == 1),
+            )
+            Byline.objects.create(post=post, author=rania, position=0)
+            if i % 2:
+                Byline.objects.create(post=post, author=tom, position=1)
+            card = LinkCard(
+                post=post,
+                url=url,
+                title=f"Story {i} elsewhere",
+                summary="What the other outlet says.",
+                site_name="Example",
+            )
+            card.image.save(f"card-{i}.png", png((40, 40 * i % 255, 160)), save=False)
+            card.image_alt = f"Picture for story {i}"
+            # As the fetcher leaves it: local copies in several widths, for srcset.
+            card.image_widths = [[64, card.image.name]]
+            card.save()
         posts.append(post)
     upload = default_storage.url(default_storage.save("uploads/ground.png", png((20, 20, 20), (200, 120))))
     figure = Post.objects.create(
