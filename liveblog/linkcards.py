@@ -153,7 +153,7 @@ def fetch_pending(limit=100):
 
 def fetch_card(card_id):
     """Claim a pending card, fetch its page and fill it. Returns False when someone else had it."""
-    from liveblog.models import LinkCard
+    from liveblog.models import LinkCard, Post
 
     claimed_at = timezone.now()
     claimed = (
@@ -172,6 +172,10 @@ def fetch_card(card_id):
     picture = fetch_image(found) if found and found.image_url else None
 
     with transaction.atomic():
+        # Lock the post before its card, in the admin's order (post, then inlines), so that an editor
+        # saving the same post meanwhile waits for us instead of deadlocking with us.
+        post_ids = LinkCard.objects.filter(pk=card_id).values("post_id")
+        list(Post.objects.select_for_update().filter(pk__in=post_ids).values_list("pk", flat=True))
         card = LinkCard.objects.select_for_update().select_related("post").filter(pk=card_id).first()
         if card is None or card.fetch_state != LinkCard.FetchState.PENDING or card.fetch_started_at != claimed_at:
             return False  # deleted, or the editor asked again meanwhile: that newer fetch decides
@@ -206,6 +210,7 @@ def fill(card, found, picture):
         if current in ("", card.fetched.get("image", "")):
             card.image.name = name
             card.image_widths = widths
+            notes.extend(found.notes)
         else:
             kept.append("image")
         card.fetched["image"] = name
@@ -272,6 +277,11 @@ def unfurl(url):
         oembed.get("thumbnail_url"),
     )
     found.image_alt = first_text("image_alt", meta.get("og:image:alt"), meta.get("twitter:image:alt"))
+    if found.image_url and not found.image_alt:
+        # Most pages describe no image. The title stands in, so that a fetched card never blocks the
+        # editor's next save of the post in the middle of a story; the note asks for a better one.
+        found.image_alt = found.title
+        found.notes.append("The page does not describe its image; the title stands in for it.")
     canonical = doc.find("link", rel="canonical", href=True)
     found.canonical_url = first_url(base, canonical and canonical["href"], meta.get("og:url"))
     return found

@@ -94,6 +94,14 @@ def test_relative_urls_are_resolved(web, make_post):
     assert ("/stories/img/photo.jpg", f"127.0.0.1:{web.port}") in web.hits
 
 
+def test_an_undescribed_image_never_blocks_the_editors_next_save(web, make_post):
+    card = fetched_card(make_post, web.url("/stories/deep/relative"))
+    assert card.image
+    assert card.image_alt == card.title != ""
+    assert "the title stands in" in card.fetch_note
+    card.full_clean()  # what the admin's post form runs on its card inline
+
+
 def test_declared_charset_in_meta(web, make_post):
     card = fetched_card(make_post, web.url("/cp1251"))
     assert card.title == "Новости: перемирие в Алеппо"
