@@ -134,8 +134,12 @@ def wait_idle(timeout=30):
     wait(running, timeout=timeout)
 
 
-def fetch_pending(limit=100):
-    """Fetch cards that are pending with nobody working on them: for the scheduler and `fetch_link_cards`."""
+def fetch_pending(limit=100, background=False):
+    """Fetch cards that are pending with nobody working on them: for the scheduler and `fetch_link_cards`.
+
+    In the background (the scheduler's way) a slow site never delays the next scheduled post; each card is
+    still claimed once, so a card queued twice is fetched once. Returns how many were fetched or queued.
+    """
     from liveblog.models import LinkCard
 
     cutoff = timezone.now() - STALE_AFTER
@@ -145,6 +149,9 @@ def fetch_pending(limit=100):
         .order_by("embedded_at")
         .values_list("pk", flat=True)[:limit]
     )
+    if background:
+        fetch_in_background(ids)
+        return len(ids)
     return sum(1 for card_id in ids if fetch_card(card_id))
 
 

@@ -279,6 +279,25 @@ def test_pending_cards_of_a_crashed_process_are_fetched(web, make_post):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_the_scheduler_takes_up_abandoned_cards(web, make_post):
+    post = paste(make_post, web.url("/og"))
+    linkcards.wait_idle()  # the fetch the save started; now play a process that died during it
+    abandoned = post.link_cards.get()
+    LinkCard.objects.filter(pk=abandoned.pk).update(
+        fetch_state=LinkCard.FetchState.PENDING,
+        title="",
+        fetched={},
+        fetch_started_at=timezone.now() - timedelta(minutes=10),
+    )
+    out = io.StringIO()
+    call_command("run_scheduler", "--once", stdout=out)
+    assert "Fetching 1 abandoned link card(s) again" in out.getvalue()
+    abandoned.refresh_from_db()
+    assert abandoned.fetch_state == LinkCard.FetchState.OK
+    assert abandoned.title == "Ceasefire talks resume in Geneva"
+
+
+@pytest.mark.django_db(transaction=True)
 def test_save_returns_at_once_and_cards_fill_in_after_commit(web, column, settings):
     settings.LINKCARD_FETCH_DEADLINE = 2
     fast, slow = web.url("/og"), web.url("/slow")
