@@ -1,28 +1,21 @@
 import asyncio
-import io
-import json
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import connection
 from django.db.models import OuterRef, Subquery, prefetch_related_objects
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
-from PIL import Image
 
-from liveblog import caching, images
+from liveblog import caching, uploads
 from liveblog.models import Author, Column, Event, LinkCard, Post, Series, display_prefetches
 
 PAGE_SIZE = 20
@@ -175,10 +168,6 @@ def safe_next(request, fallback):
     return fallback
 
 
-# CKEditor's file browser shows these next to each upload.
-CKEDITOR_THUMBNAIL_SIZE = (75, 75)
-
-
 # CKEditor cannot send Django's CSRF token; it sends its own double-submit token
 # (a cookie and a form field with the same random value), checked below.
 @csrf_exempt
@@ -189,40 +178,17 @@ def ckeditor_upload(request):
     func_num = request.GET.get("CKEditorFuncNum", "")
     token = request.POST.get("ckCsrfToken", "")
     if not token or not constant_time_compare(token, request.COOKIES.get("ckCsrfToken", "")):
-        return ckeditor_reply(func_num, error="The upload was refused: reload the page and try again.", status=403)
+        return uploads.ckeditor_reply(
+            func_num, error="The upload was refused: reload the page and try again.", status=403
+        )
     upload = request.FILES.get("upload")
     if upload is None:
-        return ckeditor_reply(func_num, error="Choose an image to upload.")
+        return uploads.ckeditor_reply(func_num, error="Choose an image to upload.")
     try:
-        clean = images.clean_upload(upload)
+        url, file_name = uploads.store_ckeditor_image(upload)
     except ValidationError as error:
-        return ckeditor_reply(func_num, error=error.messages[0])
-    name = default_storage.save(f"{settings.CKEDITOR_UPLOAD_PATH}{timezone.now():%Y/%m/%d}/{clean.name}", clean)
-    save_ckeditor_thumbnail(name, clean)
-    return ckeditor_reply(func_num, url=default_storage.url(name), file_name=name.rsplit("/", 1)[-1])
-
-
-def save_ckeditor_thumbnail(name, clean):
-    clean.seek(0)
-    with Image.open(clean) as image:
-        fmt = image.format
-        image.thumbnail(CKEDITOR_THUMBNAIL_SIZE)
-        out = io.BytesIO()
-        image.save(out, fmt)
-    stem, _, ext = name.rpartition(".")
-    default_storage.save(f"{stem}_thumb.{ext}", ContentFile(out.getvalue()))
-
-
-def ckeditor_reply(func_num, url="", file_name="", error="", status=200):
-    """CKEditor's two upload protocols: a script for its dialog, JSON for pasted and dropped images."""
-    if func_num.isdigit():
-        # json.dumps quotes for JavaScript; escaping "<" keeps the string inside the <script>.
-        args = ", ".join(json.dumps(value).replace("<", "\\u003c") for value in (url, error))
-        script = f"<script>window.parent.CKEDITOR.tools.callFunction({int(func_num)}, {args});</script>"
-        return HttpResponse(script, status=status)
-    if error:
-        return JsonResponse({"uploaded": 0, "error": {"message": error}}, status=status)
-    return JsonResponse({"uploaded": 1, "fileName": file_name, "url": url}, status=status)
+        return uploads.ckeditor_reply(func_num, error=error.messages[0])
+    return uploads.ckeditor_reply(func_num, url=url, file_name=file_name)
 
 
 def robots_txt(request):
