@@ -12,7 +12,7 @@ others never wait for it.
 
 The channel layer delivers at most once. The hub therefore never trusts it for
 completeness: a frame whose seq skips ahead makes the hub read the missing
-events from the database first, and every RECONCILE_SECONDS it asks the
+events from the database first, and every LIVE_RECONCILE_SECONDS it asks the
 database for the columns' last seq, which also covers a Redis outage and events
 written by another process on the single-process demo's in-memory layer
 (the scheduler of `make run`).
@@ -21,11 +21,11 @@ written by another process on the single-process demo's in-memory layer
 import asyncio
 import collections
 import logging
-import os
 import time
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db.models import Max, Q
 
 from liveblog.broadcast import GROUP, frame
@@ -36,7 +36,6 @@ logger = logging.getLogger(__name__)
 QUEUE_SIZE = 64  # frames a reader may lag behind before it is dropped
 RECENT = 256  # frames kept per column, so joining readers catch up from memory
 BACKLOG_LIMIT = 1000  # more than this behind: the reader catches up over HTTP instead
-RECONCILE_SECONDS = float(os.environ.get("LIVE_RECONCILE_SECONDS", "2"))
 REJOIN_SECONDS = 30  # re-join the group: a restarted Redis has forgotten it
 
 CLOSE_SLOW = 4008  # too slow to keep up: fetch /events, then reconnect
@@ -178,7 +177,7 @@ class Hub:
     async def reconcile(self):
         last_join = time.monotonic()
         while True:
-            await asyncio.sleep(RECONCILE_SECONDS)
+            await asyncio.sleep(settings.LIVE_RECONCILE_SECONDS)
             try:
                 feeds = [feed for feed in self.feeds.values() if feed.readers]
                 if feeds:

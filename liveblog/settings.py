@@ -78,6 +78,9 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Each server process compares its last handed-out event with the database this often (liveblog.fanout):
+# the safety net under the channel layer's at-most-once delivery, and the demo's path for the scheduler.
+LIVE_RECONCILE_SECONDS = float(os.environ.get("LIVE_RECONCILE_SECONDS", "2"))
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
