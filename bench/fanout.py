@@ -401,11 +401,12 @@ def main():
         f"liveblog: uvicorn with {options.workers} worker(s); plain: one websockets process"
     )
     redis = start_redis()
-    setup_django()
-
-    column, author = make_column()
+    column = None
     results = {}
     try:
+        # Inside the try: a database that cannot be reached must not leave our redis-server behind.
+        setup_django()
+        column, author = make_column()
         for count in [int(c) for c in options.readers.split(",")]:
             print(f"\n{count} readers on each server, {options.events} events each", flush=True)
             row = {}
@@ -424,8 +425,10 @@ def main():
                 )
             results[count] = row
     finally:
-        column.delete()
+        if column is not None:
+            column.delete()
         redis.terminate()
+        redis.wait(timeout=10)
     out = ROOT / "bench" / f"fanout-results-{options.workers}w.json"
     out.write_text(json.dumps(results, indent=2))
     print(f"\nraw figures: {out.relative_to(ROOT)}")
