@@ -26,7 +26,7 @@ import time
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db.models import Max, Q
+from django.db.models import Q
 
 from liveblog.broadcast import GROUP, frame
 from liveblog.models import Column, Event
@@ -74,13 +74,12 @@ class Feed:
     def hand_out(self, seq, text):
         """Give the next frame to every reader here. Synchronous: no reader can delay another."""
         if seq != self.last_seq + 1:
-            return False
+            return  # already handed out, or a gap that catch_up() fills from the database
         item = as_item(seq, text)
         self.recent.append(item)
         self.last_seq = seq
         for reader in tuple(self.readers):
             reader.offer(item)
-        return True
 
 
 class Hub:
@@ -130,8 +129,8 @@ class Hub:
             await self.catch_up([feed])
         items = feed.since(after)
         if items is None:
-            rows = await database_sync_to_async(events_after)(feed.column_id, after, BACKLOG_LIMIT + 1)
-            items = [as_item(seq, text) for seq, text in rows]
+            rows = await database_sync_to_async(events_after)({feed.column_id: after}, BACKLOG_LIMIT + 1)
+            items = [as_item(seq, text) for _, seq, text in rows]
         return items
 
     # The one subscription of this process
@@ -168,8 +167,6 @@ class Hub:
         if feed is None:
             return
         seq = message["seq"]
-        if seq <= feed.last_seq:
-            return  # already handed out (catch-up got there first)
         if seq > feed.last_seq + 1:
             await self.catch_up([feed])  # the layer lost something: read the gap
         feed.hand_out(seq, message["frame"])
@@ -181,7 +178,7 @@ class Hub:
             try:
                 feeds = [feed for feed in self.feeds.values() if feed.readers]
                 if feeds:
-                    await self.catch_up(feeds, only_if_behind=True)
+                    await self.catch_up(feeds)
                 if self.channel is not None and time.monotonic() - last_join > REJOIN_SECONDS:
                     await self.layer.group_add(GROUP, self.channel)
                     last_join = time.monotonic()
@@ -190,17 +187,12 @@ class Hub:
             except Exception:
                 logger.warning("Live catch-up round failed", exc_info=True)
 
-    async def catch_up(self, feeds, only_if_behind=False):
-        """Hand out, in order, every committed event the feeds have not handed out yet."""
+    async def catch_up(self, feeds):
+        """Hand out, in order, every committed event the feeds have not handed out yet (one query)."""
         if not feeds:
             return
         positions = {feed.column_id: feed.last_seq for feed in feeds}
-        if only_if_behind:
-            latest = await database_sync_to_async(last_seqs)(list(positions))
-            positions = {cid: seq for cid, seq in positions.items() if latest.get(cid, 0) > seq}
-            if not positions:
-                return
-        rows = await database_sync_to_async(events_after_many)(positions)
+        rows = await database_sync_to_async(events_after)(positions)
         for column_id, seq, text in rows:
             feed = self.feeds.get(column_id)
             if feed is not None:
@@ -221,22 +213,13 @@ def read_feed(slug):
 load_feed = database_sync_to_async(read_feed)
 
 
-def events_after(column_id, after, limit):
-    events = Event.objects.filter(column_id=column_id, seq__gt=after).order_by("seq")[:limit]
-    return [(event.seq, frame(event.as_dict())) for event in events]
-
-
-def events_after_many(positions):
+def events_after(positions, limit=5000):
+    """[(column_id, seq, frame)] of the events after each column's seq in `positions`, in order."""
     condition = Q()
     for column_id, seq in positions.items():
         condition |= Q(column_id=column_id, seq__gt=seq)
-    events = Event.objects.filter(condition).order_by("column_id", "seq")[:5000]
+    events = Event.objects.filter(condition).order_by("column_id", "seq")[:limit]
     return [(event.column_id, event.seq, frame(event.as_dict())) for event in events]
-
-
-def last_seqs(column_ids):
-    rows = Event.objects.filter(column_id__in=column_ids).values("column_id").annotate(last=Max("seq"))
-    return {row["column_id"]: row["last"] for row in rows}
 
 
 hub = Hub()

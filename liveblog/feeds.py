@@ -68,7 +68,7 @@ class PostFeed(Feed):
         return post.published_at
 
     def item_updateddate(self, post):
-        return max(post.published_at, post.updated_at)
+        return post.modified_at
 
     def item_categories(self, post):
         return [post.column.title]

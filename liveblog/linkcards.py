@@ -194,9 +194,10 @@ def fetch_card(card_id):
             )
         else:
             fill(card, found, picture)
+        # Saving the card is what tells readers (liveblog.broadcast hooks card saves); the post's
+        # update time moves without a second save, which would only render the same event again.
         card.save()
-        # Saving the post is what tells readers (the live delivery hooks post saves).
-        card.post.save(update_fields=["updated_at"])
+        Post.objects.filter(pk=card.post_id).update(updated_at=timezone.now())
     return True
 
 

@@ -195,6 +195,11 @@ class Post(models.Model):
         linkcards.ensure_cards(self)
 
     @property
+    def modified_at(self):
+        """When readers last saw it change (a scheduled post's publish time may come after its last save)."""
+        return max(self.published_at, self.updated_at)
+
+    @property
     def anchor(self):
         return f"post-{self.pk}"
 

@@ -52,27 +52,24 @@ def first_image(post):
     return None, ""
 
 
-def summary(post):
-    return Truncator(plain_text(post.body) or post.headline).chars(SUMMARY_CHARS)
+def summary(post, text):
+    return Truncator(text or post.headline).chars(SUMMARY_CHARS)
 
 
 def person(request, author):
     return {"@type": "Person", "name": author.name, "url": absolute(request, author.get_absolute_url())}
 
 
-def modified_at(post):
-    return max(post.published_at, post.updated_at)
-
-
 def live_blog_posting(request, column, posts):
     """schema.org LiveBlogPosting for the column page, one liveBlogUpdate per post shown."""
     image, _ = share_image(column)
+    url = absolute(request, column.get_absolute_url())
     data = {
         "@context": "https://schema.org",
         "@type": "LiveBlogPosting",
-        "@id": absolute(request, column.get_absolute_url()),
-        "url": absolute(request, column.get_absolute_url()),
-        "mainEntityOfPage": absolute(request, column.get_absolute_url()),
+        "@id": url,
+        "url": url,
+        "mainEntityOfPage": url,
         "headline": column.title,
         "description": column.standfirst or column.title,
         "datePublished": column.started_at.isoformat(),
@@ -100,32 +97,35 @@ def blog_posting(request, post):
         "headline": post.headline,
         "url": absolute(request, post.get_anchor_url()),
         "datePublished": post.published_at.isoformat(),
-        "dateModified": modified_at(post).isoformat(),
+        "dateModified": post.modified_at.isoformat(),
         "author": [person(request, author) for author in post.ordered_authors()],
         "articleBody": plain_text(post.body),
     }
 
 
-def news_article(request, post):
-    """schema.org NewsArticle for a post page, part of its column's LiveBlogPosting."""
+def news_article(request, post, image, text):
+    """schema.org NewsArticle for a post page, part of its column's LiveBlogPosting.
+
+    `image` and `text` are the post's first image URL and plain text (first_image, plain_text),
+    computed once by the caller for this and the share card."""
     column = post.column
-    image, _ = first_image(post)
+    column_url = absolute(request, column.get_absolute_url())
     data = {
         "@context": "https://schema.org",
         "@type": "NewsArticle",
         "headline": post.headline,
-        "description": summary(post),
+        "description": summary(post, text),
         "url": absolute(request, post.get_absolute_url()),
-        "mainEntityOfPage": absolute(request, column.get_absolute_url()),
+        "mainEntityOfPage": column_url,
         "isPartOf": {
             "@type": "LiveBlogPosting",
-            "@id": absolute(request, column.get_absolute_url()),
+            "@id": column_url,
             "headline": column.title,
         },
         "datePublished": post.published_at.isoformat(),
-        "dateModified": modified_at(post).isoformat(),
+        "dateModified": post.modified_at.isoformat(),
         "author": [person(request, author) for author in post.ordered_authors()],
-        "articleBody": plain_text(post.body),
+        "articleBody": text,
         "publisher": {"@type": "Organization", "name": SITE_NAME},
     }
     if image:
@@ -147,17 +147,18 @@ def column_share_card(request, column):
     }
 
 
-def post_share_card(request, post):
-    image, image_alt = first_image(post)
+def post_share_card(request, post, image, image_alt, text):
     return {
         "type": "article",
         "title": post.headline,
-        "description": summary(post),
+        "description": summary(post, text),
         # The share preview keeps the post's own headline; search engines get
         # the column through <link rel="canonical">.
         "url": absolute(request, post.get_absolute_url()),
         "image": absolute(request, image),
         "image_alt": image_alt,
         "published": post.published_at,
-        "modified": modified_at(post),
+        "modified": post.modified_at,
+        # Search engines go to the column; the share preview above keeps the post's own URL.
+        "canonical": absolute(request, post.column.get_absolute_url()),
     }

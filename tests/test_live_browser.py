@@ -11,8 +11,6 @@ from tests.stack import fill_body, fill_new_post, logged_in_editor, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "correct horse battery staple"
-
 
 @pytest.fixture
 def editor(chromium, stack):
@@ -119,9 +117,10 @@ def test_without_websockets_the_reader_catches_up_over_http(stack, page, column,
     page.goto(f"{stack.url}{column.get_absolute_url()}")
     page.wait_for_selector(".column[data-live-state=closed]")
     fresh = make_post("Published while the socket could not open")
+    # Within 5 s: sooner than the 10 to 15 s polling fallback, so only the wake-up handlers can do it.
     page.evaluate("window.dispatchEvent(new Event('online'))")
-    page.wait_for_selector(f"#posts #post-{fresh.pk}")
+    page.wait_for_selector(f"#posts #post-{fresh.pk}", timeout=5000)
     later = make_post("And one more")
     page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
-    page.wait_for_selector(f"#posts #post-{later.pk}")
+    page.wait_for_selector(f"#posts #post-{later.pk}", timeout=5000)
     assert post_ids(page) == [str(later.pk), str(fresh.pk)]

@@ -162,7 +162,10 @@ def test_the_browser_fills_a_gap_and_ignores_duplicates(fault_stack, readers, co
 
     page.evaluate("event => window.liveblogLive.receive(event)", events[1].as_dict())  # seq 3 before 2: a gap
     page.wait_for_selector(f"#post-{drafts[0].pk}")
+    # Mark the node: a duplicate that were applied again would replace it with a fresh, unmarked one.
+    page.evaluate("id => { document.getElementById('post-' + id).dataset.seen = 'yes' }", drafts[1].pk)
     page.evaluate("event => window.liveblogLive.receive(event)", events[1].as_dict())  # a duplicate
+    assert page.get_attribute(f"#post-{drafts[1].pk}", "data-seen") == "yes"
     ids = shown(page)
     assert ids == [drafts[1].pk, drafts[0].pk, first.pk]
     assert page.get_attribute(".column", "data-last-seq") == "3"
@@ -171,8 +174,8 @@ def test_the_browser_fills_a_gap_and_ignores_duplicates(fault_stack, readers, co
 def publish_without_sending(column, post, seq):
     """Make a post visible and record its event, as if the channel layer had lost the message."""
     from django.db import transaction
-    from django.template.loader import render_to_string
 
+    from liveblog.broadcast import render_post
     from liveblog.models import Event
 
     # One transaction: the stack's scheduler, which announces visible posts that have no
@@ -180,6 +183,6 @@ def publish_without_sending(column, post, seq):
     with transaction.atomic():
         Post.objects.filter(pk=post.pk).update(status=Post.Status.PUBLISHED)
         post = Post.objects.for_display().get(pk=post.pk)
-        html = render_to_string("liveblog/_post.html", {"post": post})
+        html = render_post(post)
         event = Event.objects.create(column=column, seq=seq, kind=Event.Kind.PUBLISHED, post_id=post.pk, html=html)
     return event

@@ -181,6 +181,8 @@ def test_robots_txt_points_at_the_sitemap_and_keeps_crawlers_out_of_the_admin(cl
     assert response["Content-Type"].startswith("text/plain")
     lines = response.content.decode().splitlines()
     assert "Disallow: /admin/" in lines
+    assert "Disallow: /ckeditor/" in lines
+    assert "Disallow: /cards/" in lines
     assert f"Sitemap: {BASE}/sitemap.xml" in lines
 
 

@@ -9,7 +9,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from liveblog import seo
-from liveblog.body import clean_html
+from liveblog.body import clean_html, plain_text
 
 register = template.Library()
 
@@ -50,8 +50,11 @@ def column_head(context, column, pinned, posts):
 @register.inclusion_tag("liveblog/_post_head.html", takes_context=True)
 def post_head(context, post):
     request = context["request"]
+    # The body is read once for both the share card and the structured data.
+    image, image_alt = seo.first_image(post)
+    text = plain_text(post.body)
     return {
         "column": post.column,
-        "card": seo.post_share_card(request, post),
-        "structured_data": seo.news_article(request, post),
+        "card": seo.post_share_card(request, post, image, image_alt, text),
+        "structured_data": seo.news_article(request, post, image, text),
     }
