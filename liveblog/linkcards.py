@@ -97,9 +97,7 @@ def pool():
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(
-                max_workers=getattr(settings, "LINKCARD_FETCH_WORKERS", 2), thread_name_prefix="linkcards"
-            )
+            _pool = ThreadPoolExecutor(max_workers=settings.LINKCARD_FETCH_WORKERS, thread_name_prefix="linkcards")
         return _pool
 
 

@@ -73,12 +73,9 @@ class Fetched:
     body: bytes
 
 
-def setting(name, default):
-    return getattr(settings, name, default)
-
-
-def max_bytes():
-    return setting("LINKCARD_FETCH_MAX_BYTES", 2 * 1024 * 1024)
+def tests_only_setting(name):
+    """Switches that exist only in tests/settings.py (the system check liveblog.E002 guards them)."""
+    return getattr(settings, name, None)
 
 
 def address_refusal(ip, port):
@@ -132,7 +129,7 @@ def embedded_ipv4(ip):
 
 def loopback_allowed(port):
     """Tests only: True, or the set of ports whose loopback servers the fetcher may reach."""
-    allow = setting("LINKCARD_FETCH_ALLOW_LOOPBACK", False)
+    allow = tests_only_setting("LINKCARD_FETCH_ALLOW_LOOPBACK")
     if allow is True:
         return True
     return bool(allow) and port in allow
@@ -175,7 +172,7 @@ def parse(url):
         if parts.netloc.endswith(":"):
             raise FetchRefused("The URL has an empty port.")
         port = DEFAULT_PORTS[scheme]
-    if port != DEFAULT_PORTS[scheme] and port not in setting("LINKCARD_FETCH_ALLOWED_PORTS", ()):
+    if port != DEFAULT_PORTS[scheme] and port not in settings.LINKCARD_FETCH_ALLOWED_PORTS:
         raise FetchRefused(f"Port {port} is not one the fetcher may use (only 80, 443 and the allowed ports).")
 
     host, literal = parse_host(parts.netloc.rsplit(":", 1)[0] if parts.port is not None else parts.netloc, port)
@@ -239,7 +236,7 @@ _resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="safefetch-dns"
 
 def resolve(target, deadline):
     """Every address the host has, each checked; refuse the lot if any one is forbidden."""
-    static_hosts = setting("LINKCARD_FETCH_STATIC_HOSTS", None)
+    static_hosts = tests_only_setting("LINKCARD_FETCH_STATIC_HOSTS")
     if target.literal is not None:
         addresses = [target.literal]
     elif static_hosts is not None:
@@ -268,7 +265,7 @@ def resolve(target, deadline):
 
 def fetch(url, accept=PAGE_TYPES):
     """GET url through the guard and return a Fetched, or raise FetchError (FetchRefused before connecting)."""
-    deadline = time.monotonic() + setting("LINKCARD_FETCH_DEADLINE", 6)
+    deadline = time.monotonic() + settings.LINKCARD_FETCH_DEADLINE
     seen = []
     current = url
     while True:
@@ -300,7 +297,7 @@ def fetch(url, accept=PAGE_TYPES):
 
 def open_response(target, addresses, deadline):
     """Connect to a checked address (the first that answers) and send the request with the host's name."""
-    connect = setting("LINKCARD_FETCH_CONNECT_TIMEOUT", 3)
+    connect = settings.LINKCARD_FETCH_CONNECT_TIMEOUT
     headers = {
         "Host": target.host_header,
         "User-Agent": USER_AGENT,
@@ -320,7 +317,7 @@ def open_response(target, addresses, deadline):
                 timeout=timeout,
                 retries=False,
                 cert_reqs="CERT_REQUIRED",
-                ca_certs=setting("LINKCARD_FETCH_CA_CERTS", None),  # None: the system's trust store
+                ca_certs=tests_only_setting("LINKCARD_FETCH_CA_CERTS"),  # None: the system's trust store
                 server_hostname=target.host,
                 assert_hostname=target.host,
             )
@@ -353,7 +350,7 @@ def open_response(target, addresses, deadline):
 
 def read_capped(response, deadline):
     """Read the decompressed body, stopping at the byte cap and the deadline."""
-    limit = max_bytes()
+    limit = settings.LINKCARD_FETCH_MAX_BYTES
     declared = response.headers.get("Content-Length", "")
     encoded = response.headers.get("Content-Encoding", "identity").strip().lower()
     if encoded not in ("", "identity", "gzip", "x-gzip", "deflate"):
