@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
-from liveblog import linkcards
+from liveblog import editing, linkcards
 from liveblog.models import Author, Byline, Column, LinkCard, Post, Series
 
 # The admin's date and time inputs have no sub-minute precision worth trusting.
@@ -126,13 +126,24 @@ class LinkCardInline(admin.StackedInline):
 
 
 class PostAdminForm(forms.ModelForm):
+    # The version the editor's form was opened on (liveblog.editing refuses saving over a newer one).
+    base_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
     class Meta:
         model = Post
         fields = ["column", "headline", "body", "status", "published_at", "pinned", "key_event"]
         widgets = {"headline": forms.TextInput(attrs={"class": "vTextField", "style": "width: min(100%, 40em)"})}
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["base_version"].initial = self.instance.version
+        # Tells an untouched publish time (the moment the form opened) from one the editor typed.
+        self.fields["published_at"].show_hidden_initial = True
+
     def clean(self):
         cleaned = super().clean()
+        editing.check_version(self, self.instance)
+        editing.publish_time_is_now(self, cleaned)
         published_at = cleaned.get("published_at")
         if (
             cleaned.get("status") == Post.Status.PUBLISHED
@@ -157,12 +168,17 @@ class PostAdmin(admin.ModelAdmin):
     date_hierarchy = "published_at"
     inlines = [BylineInline, LinkCardInline]
     ordering = ["-published_at", "-id"]
-    fields = ["column", "headline", "body", "status", "published_at", "pinned", "key_event"]
+    fields = ["column", "headline", "body", "status", "published_at", "pinned", "key_event", "base_version"]
     save_on_top = True
     actions = ["fetch_link_cards_again"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("bylines__author")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
 
     @admin.display(description="by")
     def byline_names(self, post):

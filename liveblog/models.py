@@ -158,6 +158,12 @@ class Post(models.Model):
     # The post's identifier in the system it was imported from (SPEC §8), so re-imports update it.
     # NULL, not "", for posts made here: the per-column unique constraint ignores NULLs.
     import_key = models.CharField(max_length=200, null=True, blank=True, editable=False)  # noqa: DJ001
+    # Moves on every save: an edit made on an older version is refused, never silently written over a newer one.
+    version = models.PositiveIntegerField(default=1, editable=False)
+    # Who wrote it first (the desk pre-fills an editor's bylines from their last post in the column).
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, editable=False, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -177,6 +183,10 @@ class Post(models.Model):
 
     def save(self, *args, **kwargs):
         self.body = body.clean_html(self.body)
+        if not self._state.adding:
+            self.version += 1
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "version"}
         # The event telling readers is written in the same transaction as the change (liveblog.broadcast),
         # with the cards the body asks for in place.
         with transaction.atomic():
@@ -360,6 +370,34 @@ class Event(models.Model):
             "html": self.html,
             "key_html": self.key_html,
         }
+
+
+class Autosave(models.Model):
+    """What an editor has typed on a column's desk and not sent yet: a new post (post is None) or an edit."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    column = models.ForeignKey(Column, on_delete=models.CASCADE, related_name="autosaves")
+    post = models.ForeignKey(Post, null=True, blank=True, on_delete=models.CASCADE, related_name="autosaves")
+    base_version = models.PositiveIntegerField(null=True, blank=True, help_text="The post's version the edit began on.")
+    content = models.JSONField(default=dict, blank=True)  # headline, body, authors, pinned, key_event
+    saved_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-saved_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "column"], condition=models.Q(post__isnull=True), name="autosave_unique_new_post"
+            ),
+            models.UniqueConstraint(
+                fields=["user", "post"], condition=models.Q(post__isnull=False), name="autosave_unique_edit"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user} on {self.column}"
+
+    def get_absolute_url(self):
+        return reverse("admin:liveblog_column_desk", args=[self.column_id])
 
 
 def require_description(instance, image_field, description_field):
