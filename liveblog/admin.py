@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
-from liveblog import editing, linkcards
+from liveblog import desk, editing, linkcards
 from liveblog.models import Author, Byline, Column, LinkCard, Post, Series
 
 # The admin's date and time inputs have no sub-minute precision worth trusting.
@@ -39,7 +39,7 @@ class AuthorAdmin(admin.ModelAdmin):
 
 @admin.register(Column)
 class ColumnAdmin(admin.ModelAdmin):
-    list_display = ["title", "state", "started_at", "series", "post_count", "add_post_link"]
+    list_display = ["title", "state", "started_at", "series", "post_count", "add_post_link", "desk_link"]
     list_filter = ["state", "series"]
     search_fields = ["title", "standfirst"]
     prepopulated_fields = {"slug": ["title"]}
@@ -62,6 +62,17 @@ class ColumnAdmin(admin.ModelAdmin):
     @admin.display(description="")
     def add_post_link(self, column):
         return format_html('<a class="addlink" href="{}">Add a post here</a>', add_post_url(column.pk))
+
+    @admin.display(description="")
+    def desk_link(self, column):
+        return format_html(
+            '<a href="{}">Open the desk<span class="visually-hidden"> of {}</span></a>',
+            reverse("admin:liveblog_column_desk", args=[column.pk]),
+            column.title,
+        )
+
+    def get_urls(self):
+        return desk.desk_urls(self.admin_site) + super().get_urls()
 
 
 class BylineFormSet(forms.BaseInlineFormSet):

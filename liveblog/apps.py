@@ -9,8 +9,9 @@ class LiveblogConfig(AppConfig):
     verbose_name = "Liveblog"
 
     def ready(self):
-        # checks registers the system checks; broadcast connects the signals (saving tells readers).
-        from liveblog import broadcast, checks  # noqa: F401
+        # checks registers the system checks; broadcast and deskfeed connect the signals (saving tells readers
+        # and open desks).
+        from liveblog import broadcast, checks, deskfeed  # noqa: F401
 
 
 class StaticFilesConfig(BaseStaticFilesConfig):
