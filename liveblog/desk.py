@@ -18,7 +18,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from liveblog import body, deskfeed, editing
+from liveblog import body, deskconsumer, deskfeed, editing
 from liveblog.models import Author, Autosave, Byline, Column, Event, Post
 
 STREAM_LIMIT = 300  # posts on the desk; older ones are in the admin's post list
@@ -134,6 +134,8 @@ def desk(request, column_id):
             "me": editor_name(request.user),
             "user": request.user.pk,
             "saved": autosave_dict(saved),
+            "presence_seconds": deskconsumer.PRESENCE_SECONDS,
+            "presence_expires": deskconsumer.PRESENCE_EXPIRES,
         },
     }
     return TemplateResponse(request, "admin/liveblog/desk.html", context)
@@ -340,8 +342,11 @@ def permissions(user):
 
 
 def editor_name(user):
+    """How colleagues see this editor on the desk ("Maya Okafor is editing")."""
+    if full_name := user.get_full_name():
+        return full_name
     author = Author.objects.filter(user=user).only("name").first()
-    return author.name if author else (user.get_full_name() or user.get_username())
+    return author.name if author else user.get_username()
 
 
 def default_authors(user, column):

@@ -5,8 +5,10 @@
   through this process's fan-out hub;
 - the desk-only events (`{"desk": "post" | "saved" | "deleted" | "conflict", ...}`, liveblog.deskfeed);
 - presence (`{"desk": "presence", "id", "name", "editing", "state"}`), between the consumers of the
-  column's group: each announces itself on joining, on every change and every PRESENCE_SECONDS, and says
-  goodbye on leaving; browsers forget whoever has not announced for PRESENCE_EXPIRES seconds;
+  column's group: each announces its desk on joining, whenever the browser says what it is editing (which
+  it does every PRESENCE_SECONDS, so the browser itself is the heartbeat: a closed laptop or a crashed
+  tab stops announcing even if its socket lingers on the server), and says goodbye on leaving; browsers
+  forget whoever has not announced for PRESENCE_EXPIRES seconds;
 - readers (`{"desk": "readers", "readers", "processes", "handout_ms", "handout_seq"}`): every
   CENSUS_SECONDS the consumer asks every process's hub for its count (liveblog.fanout answers from memory).
 
@@ -17,8 +19,10 @@ the socket with 1008; so does claiming to edit without the right to change posts
 import asyncio
 import contextlib
 import json
+import logging
 import time
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
@@ -27,8 +31,10 @@ from liveblog.broadcast import GROUP
 from liveblog.consumers import parse_after
 from liveblog.models import Column
 
-PRESENCE_SECONDS = 4
-PRESENCE_EXPIRES = 10  # browsers drop a desk not heard of for this long (a crashed process says no goodbye)
+logger = logging.getLogger(__name__)
+
+PRESENCE_SECONDS = 2
+PRESENCE_EXPIRES = 6  # browsers drop a desk not heard of for this long (a crashed process says no goodbye)
 CENSUS_SECONDS = 2
 CLOSE_POLICY = 1008
 
@@ -42,6 +48,15 @@ def who_is(user):
 
 class DeskConsumer(AsyncWebsocketConsumer):
     is_desk = True  # the hub leaves desks out of its reader count
+
+    async def dispatch(self, message):
+        # Channels runs close_old_connections in the one database thread before every message; a desk
+        # touches the database only while connecting (through database_sync_to_async, which does it), and
+        # must not wait for busy HTTP requests to see a colleague leave.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self):
         user = self.scope.get("user")
@@ -120,22 +135,26 @@ class DeskConsumer(AsyncWebsocketConsumer):
             await self.announce("here")
 
     async def desk_event(self, message):
-        await self.send_json({"desk": message["event"].pop("kind"), **message["event"]})
+        event = dict(message["event"])  # the in-memory layer hands every member the same dict
+        await self.send_json({"desk": event.pop("kind"), **event})
 
     async def desk_readers(self, message):
         self.census[message["process"]] = (message, time.monotonic())
 
     async def heartbeat(self):
-        ticks = 0
         while True:
             await asyncio.sleep(CENSUS_SECONDS)
-            ticks += 1
-            census = {"type": "desk.census", "column_id": self.column_id, "reply_to": self.channel_name}
-            await self.channel_layer.group_send(GROUP, census)
-            self.report_readers()
-            if ticks * CENSUS_SECONDS >= PRESENCE_SECONDS:
-                ticks = 0
-                await self.announce("here")
+            try:
+                await self.beat()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis away for a moment: the next beat tries again
+                logger.warning("Desk heartbeat failed", exc_info=True)
+
+    async def beat(self):
+        census = {"type": "desk.census", "column_id": self.column_id, "reply_to": self.channel_name}
+        await self.channel_layer.group_send(GROUP, census)
+        self.report_readers()
 
     def report_readers(self):
         fresh = [reply for reply, when in self.census.values() if time.monotonic() - when < 3 * CENSUS_SECONDS]
@@ -150,7 +169,12 @@ class DeskConsumer(AsyncWebsocketConsumer):
                     "processes": len(fresh),
                     "handout_seq": last["handout_seq"],
                     "handout_ms": max(
-                        (r["handout_ms"] for r in fresh if r["handout_seq"] == last["handout_seq"]), default=None
+                        (
+                            r["handout_ms"]
+                            for r in fresh
+                            if r["handout_seq"] == last["handout_seq"] and r["handout_ms"] is not None
+                        ),
+                        default=None,
                     ),
                 }
             )

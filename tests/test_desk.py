@@ -154,24 +154,30 @@ def test_an_edit_on_an_older_version_gets_both_texts_and_merging_saves(client, e
     assert (saved.headline, saved.body) == ("Bridge shut", "<p>Shut in both directions.</p>")
 
 
-@pytest.mark.django_db(transaction=True)  # each control commits its own change: one event each
-def test_stream_controls(client, editor, column, make_post):
+def test_stream_controls_change_what_readers_see(client, editor, column, make_post):
     post = make_post("Talks", status=Post.Status.DRAFT, published_at=timezone.now() - timedelta(minutes=10))
 
     def act(action):
         response = client.post(desk_url(column, "liveblog_column_desk_action", post.pk, action), **JSON)
         assert response.status_code == 200, response.content
+        assert f'id="desk-post-{post.pk}"' in response.json()["card"]
         return Post.objects.get(pk=post.pk)
+
+    def reader_page():
+        return client.get(column.get_absolute_url()).content.decode().split("<body>", 1)[1]
 
     published = act("publish-now")
     assert published.status == Post.Status.PUBLISHED and published.published_at > timezone.now() - timedelta(seconds=5)
-    assert act("pin").pinned and not act("unpin").pinned
-    assert act("key-event-on").key_event and not act("key-event-off").key_event
-    assert act("unpublish").status == Post.Status.DRAFT
-    kinds = list(Event.objects.filter(post_id=post.pk).values_list("kind", flat=True))
-    assert kinds == ["published", "pinned", "unpinned", "key_event", "key_event", "unpublished"]
+    assert "Talks" in reader_page()
+    assert act("pin").pinned and 'class="pinned-posts"' in reader_page()
+    assert not act("unpin").pinned and 'class="pinned-posts"' not in reader_page()
+    assert act("key-event-on").key_event and 'class="key-events" aria-labelledby="key-events-title">' in reader_page()
+    assert not act("key-event-off").key_event
+    assert act("unpublish").status == Post.Status.DRAFT and "Talks" not in reader_page()
+    assert Event.objects.filter(post_id=post.pk).exists()  # readers were told, through the same events
     response = client.post(desk_url(column, "liveblog_column_desk_action", post.pk, "delete"), **JSON)
     assert response.status_code == 200 and not Post.objects.filter(pk=post.pk).exists()
+    assert client.post(desk_url(column, "liveblog_column_desk_action", post.pk, "pin"), **JSON).status_code == 404
 
 
 def test_autosave_keeps_the_typing_per_editor_and_column_until_published(client, editor, column, author):

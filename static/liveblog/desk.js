@@ -74,16 +74,25 @@
     };
   }
 
-  function fill(form, content) {
+  function fill(form, content, done) {
+    // What the desk puts in the form is not typing: it must not be autosaved as if it were.
+    form.filling = true;
+    var finished = done;
+    done = function () {
+      setTimeout(function () { form.filling = false; }, 50); // CKEditor's own change event comes after
+      if (finished) finished();
+    };
     var prefix = form.dataset.prefix + "-";
     form.elements[prefix + "headline"].value = content.headline || "";
     var editor = editorFor(form);
-    if (editor) editor.setData(content.body || "");
+    // CKEditor sets its data asynchronously and may take the focus back: act once it is done.
+    if (editor) editor.setData(content.body || "", { callback: done });
     else form.elements[prefix + "body"].value = content.body || "";
     form.elements[prefix + "pinned"].checked = !!content.pinned;
     form.elements[prefix + "key_event"].checked = !!content.key_event;
     form.elements[prefix + "publish_at"].value = content.publish_at || "";
     if (content.authors) setAuthors(form, content.authors);
+    if (!editor) done();
   }
 
   function setAuthors(form, authors) {
@@ -141,19 +150,27 @@
     data.set("action", action);
     clearErrors(form);
     form.setAttribute("aria-busy", "true");
-    return send("POST", form.action, data)
+    return send("POST", form.getAttribute("action"), data)
       .then(function (response) {
-        return response.json().then(function (answer) {
+        return response.text().then(function (text) {
+          var answer = null;
+          try { answer = JSON.parse(text); } catch (e) { answer = null; }
           return { status: response.status, answer: answer };
         });
       })
       .then(function (result) {
         form.removeAttribute("aria-busy");
-        if (result.status === 200) return sent(form, result.answer);
+        if (result.status === 200 && result.answer) return sent(form, result.answer);
+        if (!result.answer) {
+          var why = result.status === 403 ? "you may lack the permission, or your login has expired"
+            : "the server answered " + result.status;
+          return showErrors(form, { __all__: ["The post was not saved: " + why + ". What you typed is kept."] });
+        }
         if (result.answer.conflict) showConflict(form, result.answer.conflict);
         showErrors(form, result.answer.errors || { __all__: ["The post was not saved."] });
       })
-      .catch(function () {
+      .catch(function (error) {
+        if (window.console) console.error(error);
         form.removeAttribute("aria-busy");
         // Nothing typed is lost: the form keeps it, and so does the browser's copy.
         showErrors(form, { __all__: ["The connection is lost: the post was not sent. What you typed is kept; try again."] });
@@ -164,10 +181,12 @@
     forget(form);
     placeCard(answer.post, answer.card);
     if (form.dataset.postId) return closeEditor(form);
-    fill(form, { headline: "", body: "", pinned: false, key_event: false, publish_at: "" });
+    var headline = form.elements[form.dataset.prefix + "-headline"];
+    headline.focus();
+    fill(form, { headline: "", body: "", pinned: false, key_event: false, publish_at: "" }, function () {
+      headline.focus();
+    });
     form.querySelector(".desk-conflict").hidden = true;
-    form.elements[form.dataset.prefix + "-headline"].focus();
-    document.dispatchEvent(new CustomEvent("desk:sent", { detail: answer }));
   }
 
   function wire(form) {
@@ -194,8 +213,9 @@
     if (discard) {
       discard.addEventListener("click", function () {
         forget(form);
-        fill(form, { headline: "", body: "", pinned: false, key_event: false, publish_at: "" });
-        form.elements[form.dataset.prefix + "-headline"].focus();
+        fill(form, { headline: "", body: "", pinned: false, key_event: false, publish_at: "" }, function () {
+          form.elements[form.dataset.prefix + "-headline"].focus();
+        });
       });
     }
     var cancel = form.querySelector(".desk-cancel");
@@ -233,6 +253,7 @@
   var pending = new Map(); // form -> timer
 
   function dirty(form) {
+    if (form.filling) return;
     var content = contentOf(form);
     content.saved_at = new Date().toISOString();
     try {
@@ -256,6 +277,7 @@
     send("POST", config.autosave, data)
       .then(function (response) { return response.json(); })
       .then(function (answer) {
+        markSynced(form, content);
         var note = form.querySelector(".desk-autosaved");
         note.textContent = "Kept on the server at " + new Date(answer.saved_at).toLocaleTimeString();
         if (answer.conflict) {
@@ -265,6 +287,18 @@
       .catch(function () {
         form.querySelector(".desk-autosaved").textContent = "Kept in this browser (the server cannot be reached)";
       });
+  }
+
+  function markSynced(form, content) {
+    // The browser's copy is on the server now: if the server later has none, it was published or discarded
+    // (perhaps on another device) and the copy must not come back.
+    try {
+      var local = JSON.parse(localStorage.getItem(storageKey(form)) || "null");
+      if (local && local.headline === content.headline && local.body === content.body) {
+        local.synced = true;
+        localStorage.setItem(storageKey(form), JSON.stringify(local));
+      }
+    } catch (e) { /* nothing kept */ }
   }
 
   function forget(form) {
@@ -282,6 +316,11 @@
   function restore(form, server) {
     var local = null;
     try { local = JSON.parse(localStorage.getItem(storageKey(form)) || "null"); } catch (e) { local = null; }
+    if (local && local.synced && !server) {
+      // Sent from here or elsewhere since: gone from the server, so gone from this browser too.
+      try { localStorage.removeItem(storageKey(form)); } catch (e) { /* nothing kept */ }
+      local = null;
+    }
     var newest = [local, server].filter(Boolean).sort(function (a, b) {
       return new Date(b.saved_at) - new Date(a.saved_at);
     })[0];
@@ -309,6 +348,8 @@
       })
       .then(function (answer) {
         var form = parse(answer.html);
+        card = document.getElementById("desk-post-" + postId); // it may have been refreshed meanwhile
+        if (!card) throw new Error("gone");
         card.classList.add("desk-post-editing");
         card.appendChild(form);
         startEditor(form);
@@ -428,7 +469,7 @@
     var form = event.target;
     if (form.classList.contains("desk-form")) return; // handled by wire()
     event.preventDefault();
-    send("POST", form.action, new FormData(form))
+    send("POST", form.getAttribute("action"), new FormData(form))
       .then(function (response) {
         if (!response.ok) throw new Error("refused");
         var card = form.closest(".desk-post");
@@ -468,10 +509,20 @@
     var now = Date.now();
     var changed = false;
     Object.keys(presence).forEach(function (id) {
-      if (now - presence[id].seen > 10000) { delete presence[id]; changed = true; }
+      // Desks announce themselves every 2 s; one that crashed (or whose network died) says no goodbye.
+      if (now - presence[id].seen > config.presence_expires * 1000) { delete presence[id]; changed = true; }
     });
     if (changed) markEditing();
-  }, 2000);
+    say({ editing: editing }); // the heartbeat of this desk's presence (every 2 s)
+  }, config.presence_seconds * 1000);
+
+  // Leaving: close the socket ourselves, so the others see us go at once.
+  window.addEventListener("pagehide", function () {
+    if (socket) {
+      socket.onclose = null;
+      socket.close(1000);
+    }
+  });
 
   // ---- The socket ------------------------------------------------------------------
 
