@@ -9,12 +9,22 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+FLAG_ON = ("1", "true", "yes", "on")
+FLAG_OFF = ("0", "false", "no", "off", "")
 
 
 def env_flag(name, default):
-    return os.environ.get(name, default).strip().lower() in ("1", "true", "yes", "on")
+    """An on/off setting. Anything else stops start-up: a mistyped DEBUG=flase must not quietly mean off."""
+    value = os.environ.get(name, default).strip().lower()
+    if value not in FLAG_ON + FLAG_OFF:
+        raise ImproperlyConfigured(
+            f"The environment variable {name}={os.environ[name]!r} is neither on nor off: "
+            f"use {', '.join(FLAG_ON)} to turn it on, or {', '.join(filter(None, FLAG_OFF))} to turn it off."
+        )
+    return value in FLAG_ON
 
 
 DEBUG = env_flag("DEBUG", "0")
