@@ -1,6 +1,5 @@
 """Images uploaded through CKEditor: stored after the image guard, answered in CKEditor's protocols."""
 
-import io
 import json
 
 from django.conf import settings
@@ -8,7 +7,6 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
-from PIL import Image
 
 from liveblog import images
 
@@ -17,22 +15,17 @@ THUMBNAIL_SIZE = (75, 75)
 
 
 def store_ckeditor_image(upload):
-    """Guard, re-encode and store an upload; returns (url, file name). Raises ValidationError."""
-    clean = images.clean_upload(upload)
-    name = default_storage.save(f"{settings.CKEDITOR_UPLOAD_PATH}{timezone.now():%Y/%m/%d}/{clean.name}", clean)
-    save_thumbnail(name, clean)
-    return default_storage.url(name), name.rsplit("/", 1)[-1]
-
-
-def save_thumbnail(name, clean):
-    clean.seek(0)
-    with Image.open(clean) as image:
-        fmt = image.format
-        image.thumbnail(THUMBNAIL_SIZE)
-        out = io.BytesIO()
-        image.save(out, fmt)
+    """Guard, re-encode and store an upload and its thumbnail; returns (url, file name). Raises ValidationError."""
+    upload.seek(0)
+    picture = images.guard(upload.read(settings.MAX_IMAGE_BYTES + 1))
+    name = images.store(picture.encode(), f"{settings.CKEDITOR_UPLOAD_PATH}{timezone.now():%Y/%m/%d}/")
+    # CKEditor's browser finds the thumbnail by name: "<name>_thumb.<ext>", fitting in THUMBNAIL_SIZE.
+    box_width, box_height = THUMBNAIL_SIZE
+    thumbnail = picture.encode(max(1, min(box_width, picture.width * box_height // picture.height)))
     stem, _, ext = name.rpartition(".")
-    default_storage.save(f"{stem}_thumb.{ext}", ContentFile(out.getvalue()))
+    if not default_storage.exists(f"{stem}_thumb.{ext}"):  # the same picture uploaded again
+        default_storage.save(f"{stem}_thumb.{ext}", ContentFile(thumbnail.data))
+    return default_storage.url(name), name.rsplit("/", 1)[-1]
 
 
 def ckeditor_reply(func_num, url="", file_name="", error="", status=200):
