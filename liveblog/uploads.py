@@ -1,17 +1,50 @@
 """Images uploaded through CKEditor: stored after the image guard, answered in CKEditor's protocols."""
 
 import json
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
+from django.utils.http import is_same_domain
 
 from liveblog import images
 
 # CKEditor's file browser shows these next to each upload.
 THUMBNAIL_SIZE = (75, 75)
+
+
+def may_upload(user):
+    """CKEditor's upload and browse serve the post form: staff who may change posts, nobody else."""
+    return user.is_active and user.is_staff and user.has_perm("liveblog.change_post")
+
+
+def from_our_site(request):
+    """Whether the request's Origin (or, without one, its Referer) is this site, as Django's CSRF check reads
+    them: the request's own scheme and host, or one of CSRF_TRUSTED_ORIGINS (with its `*.` subdomains).
+    A request naming neither is refused: every browser sends Origin with a POST."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        referer = urlsplit(request.headers.get("Referer", ""))
+        origin = f"{referer.scheme}://{referer.netloc}" if referer.scheme and referer.netloc else ""
+    if not origin or origin == "null":
+        return False
+    try:
+        if origin == f"{request.scheme}://{request.get_host()}":
+            return True
+    except DisallowedHost:
+        return False
+    if origin in settings.CSRF_TRUSTED_ORIGINS:
+        return True
+    scheme, netloc = urlsplit(origin)[:2]
+    return any(
+        is_same_domain(netloc, trusted.split("://", 1)[1][1:])
+        for trusted in settings.CSRF_TRUSTED_ORIGINS
+        if trusted.startswith(f"{scheme}://*.")
+    )
 
 
 def store_ckeditor_image(upload):

@@ -24,6 +24,7 @@ TOO_LARGE = "limit for images"
 @pytest.fixture
 def editor_client(client):
     client.force_login(User.objects.create_superuser("chief", password="chief-test-pass"))
+    client.defaults["HTTP_ORIGIN"] = "http://testserver"  # as a browser sends with every POST
     return client
 
 
