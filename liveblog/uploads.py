@@ -61,12 +61,14 @@ def store_ckeditor_image(upload):
     return default_storage.url(name), name.rsplit("/", 1)[-1]
 
 
-def ckeditor_reply(func_num, url="", file_name="", error="", status=200):
+def ckeditor_reply(request, func_num, url="", file_name="", error="", status=200):
     """CKEditor's two upload protocols: a script for its dialog, JSON for pasted and dropped images."""
     if func_num.isdigit():
         # json.dumps quotes for JavaScript; escaping "<" keeps the string inside the <script>.
         args = ", ".join(json.dumps(value).replace("<", "\\u003c") for value in (url, error))
-        script = f"<script>window.parent.CKEDITOR.tools.callFunction({int(func_num)}, {args});</script>"
+        # The reply is a document of its own under the CSP: its one inline script carries this response's nonce.
+        call = f"window.parent.CKEDITOR.tools.callFunction({int(func_num)}, {args});"
+        script = f'<script nonce="{request.csp_nonce}">{call}</script>'
         return HttpResponse(script, status=status)
     if error:
         return JsonResponse({"uploaded": 0, "error": {"message": error}}, status=status)

@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from liveblog import caching, uploads
+from liveblog.csp import editor_page
 from liveblog.models import Author, Column, Event, LinkCard, Post, Series, display_prefetches
 
 PAGE_SIZE = 20
@@ -180,7 +181,7 @@ def ckeditor_upload(request):
     func_num = request.GET.get("CKEditorFuncNum", "")
     if not uploads.may_upload(request.user):
         return uploads.ckeditor_reply(
-            func_num, error="Your account may not change posts, so it may not upload images.", status=403
+            request, func_num, error="Your account may not change posts, so it may not upload images.", status=403
         )
     token = request.POST.get("ckCsrfToken", "")
     if (
@@ -189,20 +190,21 @@ def ckeditor_upload(request):
         or not constant_time_compare(token, request.COOKIES.get("ckCsrfToken", ""))
     ):
         return uploads.ckeditor_reply(
-            func_num, error="The upload was refused: reload the page and try again.", status=403
+            request, func_num, error="The upload was refused: reload the page and try again.", status=403
         )
     upload = request.FILES.get("upload")
     if upload is None:
-        return uploads.ckeditor_reply(func_num, error="Choose an image to upload.")
+        return uploads.ckeditor_reply(request, func_num, error="Choose an image to upload.")
     try:
         url, file_name = uploads.store_ckeditor_image(upload)
     except ValidationError as error:
-        return uploads.ckeditor_reply(func_num, error=error.messages[0])
-    return uploads.ckeditor_reply(func_num, url=url, file_name=file_name)
+        return uploads.ckeditor_reply(request, func_num, error=error.messages[0])
+    return uploads.ckeditor_reply(request, func_num, url=url, file_name=file_name)
 
 
 @never_cache
 @staff_member_required
+@editor_page
 def ckeditor_browse(request):
     """CKEditor's file browser, as it comes, for those who may upload."""
     if not uploads.may_upload(request.user):

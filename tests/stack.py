@@ -59,6 +59,8 @@ def stack_env(redis_url):
         SECURE_SSL_REDIRECT="0",
         LOG_LEVEL="WARNING",
         LIVE_RECONCILE_SECONDS="1",
+        # The server stores and serves the images where the tests put and look for them.
+        MEDIA_ROOT=str(settings.MEDIA_ROOT),
     )
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     return env
@@ -204,6 +206,7 @@ def fill_new_post(page, column, headline, body_html, author_name):
 
 
 def fill_body(page, html):
-    ready = "window.CKEDITOR && CKEDITOR.instances.id_body && CKEDITOR.instances.id_body.status === 'ready'"
+    # A function, not an expression: Playwright evaluates expressions with eval, which the CSP refuses.
+    ready = "() => window.CKEDITOR && CKEDITOR.instances.id_body && CKEDITOR.instances.id_body.status === 'ready'"
     page.wait_for_function(ready)
     page.evaluate("html => CKEDITOR.instances.id_body.setData(html)", html)
