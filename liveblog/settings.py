@@ -132,6 +132,9 @@ STORAGES = {
 # Uploads: the image guard (liveblog/images.py) refuses anything bigger.
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 MAX_IMAGE_PIXELS = 40_000_000
+# Request bodies above this are refused (413) before they are read (liveblog/bodylimit.py): room for one
+# image at its limit plus the rest of the form.
+MAX_REQUEST_BYTES = int(os.environ.get("MAX_REQUEST_BYTES", str(12 * 1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
