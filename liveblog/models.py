@@ -155,7 +155,7 @@ class Post(models.Model):
     )
     pinned = models.BooleanField(default=False, help_text="Keep at the top of the column.")
     key_event = models.BooleanField(default=False, help_text='List in the column\'s "Key events".')
-    # The post's identifier in the system it was imported from (SPEC §8), so re-imports update it.
+    # The post's identifier in the system it was imported from (docs/column-file.md), so re-imports update it.
     # NULL, not "", for posts made here: the per-column unique constraint ignores NULLs.
     import_key = models.CharField(max_length=200, null=True, blank=True, editable=False)  # noqa: DJ001
     created_at = models.DateTimeField(auto_now_add=True)
