@@ -319,6 +319,12 @@ MALFORMED = [
         "2016-10-11T08:00:00",
         "no time zone",
     ),
+    (
+        "published_at null",
+        mutate(("posts", 1, "published_at"), None),
+        '"published_at": null',
+        "must be a date and time",
+    ),
     ("impossible date", mutate(("posts", 0, "published_at"), "2016-02-30T08:00:00Z"), "2016-02-30", "is not a date"),
     ("empty headline", mutate(("posts", 2, "headline"), ""), '"headline": ""', "must not be empty"),
     ("headline a number", mutate(("posts", 1, "headline"), 4242), "4242", "expected text"),
