@@ -49,6 +49,7 @@ def newsroom_editor(db):
 def editor_client(client, newsroom_editor):
     """The test client, logged in as the newsroom editor."""
     client.force_login(newsroom_editor)
+    client.defaults["HTTP_ORIGIN"] = "http://testserver"  # as a browser sends with every POST
     return client
 
 

@@ -78,7 +78,7 @@ def test_a_scrolled_reader_gets_a_button_not_a_jump(stack, page, column, make_po
     button = page.wait_for_selector(".new-updates:visible")
     assert button.inner_text() == "1 new update"
     second = make_post("And another one")
-    page.wait_for_function("document.querySelector('.new-updates').textContent === '2 new updates'")
+    page.wait_for_function("() => document.querySelector('.new-updates').textContent === '2 new updates'")
     assert page.evaluate("window.scrollY") == scrolled
     assert page.query_selector(f"#post-{fresh.pk}") is None
 

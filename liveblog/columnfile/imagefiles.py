@@ -7,7 +7,6 @@ name>`: importing either again finds the same file.
 
 import base64
 import binascii
-import hashlib
 import mimetypes
 import re
 from dataclasses import dataclass
@@ -38,10 +37,10 @@ class StoredImage:
     data: bytes | None = None
 
 
-def clean_copy(source):
-    """The image pipeline: a checked, re-encoded copy and its file extension (ValidationError if refused)."""
-    clean, ext, _ = images.reencode(source)
-    return clean, ext
+def clean_copy(source, directory):
+    """The image pipeline: a checked, re-encoded copy and its stored name (ValidationError if refused)."""
+    encoded = images.guard(source).encode()
+    return encoded.data, encoded.name(directory)
 
 
 def load(ref, base_dir, directory):
@@ -51,10 +50,10 @@ def load(ref, base_dir, directory):
     if existing:
         return StoredImage(existing, source)
     try:
-        clean, ext = clean_copy(source)
+        clean, name = clean_copy(source, directory)
     except ValidationError as error:
         raise RefusedImage(f"{ref[:60]!r}: {error.messages[0]}") from None
-    return StoredImage(f"{directory}{hashlib.sha256(clean).hexdigest()[:32]}.{ext}", source, clean)
+    return StoredImage(name, source, clean)
 
 
 def read_source(ref, base_dir):

@@ -55,6 +55,8 @@ def stack_env(redis_url):
         SECURE_SSL_REDIRECT="0",
         LOG_LEVEL="WARNING",
         LIVE_RECONCILE_SECONDS="1",
+        # The server stores and serves the images where the tests put and look for them.
+        MEDIA_ROOT=str(settings.MEDIA_ROOT),
     )
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     return env
