@@ -28,14 +28,18 @@ def iso(value):
 
 
 class Field:
-    """One field of an object in the file. `plain` fields are assigned to the model field as they are read."""
+    """One field of an object in the file. `plain` fields are assigned to the model field as they are read.
+
+    `longest` and `default` are given only where the model has none to offer (or the file's differs)."""
 
     plain = False
 
-    def __init__(self, name, *, required=False, model_field=None):
+    def __init__(self, name, *, required=False, model_field=None, longest=None, default=None):
         self.name = name
         self.required = required
         self.model_field = model_field or name
+        self._longest = longest
+        self._default = default
         self.model = None
 
     def bind(self, model):
@@ -55,10 +59,6 @@ class Field:
 
 class Text(Field):
     plain = True
-
-    def __init__(self, name, *, longest=None, **kwargs):
-        super().__init__(name, **kwargs)
-        self._longest = longest
 
     @property
     def longest(self):
@@ -114,10 +114,6 @@ class Url(Text):
 
 class Choice(Field):
     plain = True
-
-    def __init__(self, name, *, default=None, **kwargs):
-        super().__init__(name, **kwargs)
-        self._default = default
 
     @property
     def choices(self):
