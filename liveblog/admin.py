@@ -1,4 +1,4 @@
-"""Where editors work (SPEC §7): columns, posts with their bylines and link cards, authors."""
+"""Where editors work (docs/editing.md): columns, posts with their bylines and link cards, authors."""
 
 from datetime import timedelta
 

@@ -7,7 +7,7 @@ Redis push per reader and a Redis connection per `group_add` during a burst of
 connects). The hub keeps, per column with readers here, the last seq it handed
 out and a short memory of recent frames, and gives each reader the
 pre-serialised frame through a small bounded queue: a reader that cannot keep up
-overflows its queue, is closed with CLOSE_SLOW and catches up on its own; the
+overflows its queue, is closed with Close.SLOW and catches up on its own; the
 others never wait for it.
 
 The channel layer delivers at most once. The hub therefore never trusts it for
@@ -37,11 +37,6 @@ QUEUE_SIZE = 64  # frames a reader may lag behind before it is dropped
 RECENT = 256  # frames kept per column, so joining readers catch up from memory
 BACKLOG_LIMIT = 1000  # more than this behind: the reader catches up over HTTP instead
 REJOIN_SECONDS = 30  # re-join the group: a restarted Redis has forgotten it
-
-CLOSE_SLOW = 4008  # too slow to keep up: fetch /events, then reconnect
-CLOSE_BEHIND = 4013  # too far behind to replay over the socket: fetch /events, then reconnect
-CLOSE_UNKNOWN_COLUMN = 4404
-CLOSE_AHEAD = 4409  # `after` is beyond anything the column has issued: reload the page
 
 
 def as_item(seq, text):

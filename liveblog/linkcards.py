@@ -35,7 +35,6 @@ from liveblog import body, images, safefetch
 
 log = logging.getLogger(__name__)
 
-LIMITS = {"title": 300, "summary": 500, "site_name": 200, "image_alt": 300}
 # A pending card whose fetch started this long ago belongs to a process that died.
 STALE_AFTER = timedelta(minutes=2)
 PENDING_NOTE = "Fetching the page… Readers see the link for now; reload this form in a few seconds."
@@ -331,9 +330,16 @@ def known_codec(label):
         return None
 
 
+def limit(field_name):
+    """The longest text a page may fill a card's field with: the model's own limit."""
+    from liveblog.models import LinkCard
+
+    return LinkCard._meta.get_field(field_name).max_length
+
+
 def first_text(kind, *candidates):
     for value in candidates:
-        text = clean_text(value, LIMITS[kind])
+        text = clean_text(value, limit(kind))
         if text:
             return text
     return ""

@@ -1,4 +1,4 @@
-"""One settings file, driven by the environment (SPEC §4).
+"""One settings file, driven by the environment (docs/settings.md).
 
 With no environment at all it runs the demo: SQLite, the in-memory channel
 layer and DEBUG on. Production sets DEBUG=0, SECRET_KEY, DATABASE_URL and
@@ -118,7 +118,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-# Readers see GMT (SPEC §1); the browser adds the relative time.
+# Readers see GMT (docs/reading.md); the browser adds the relative time.
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

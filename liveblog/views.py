@@ -87,7 +87,7 @@ def column(request, slug):
 
 @caching.cached_by_column
 def column_events(request, slug):
-    """Catch-up (SPEC §3): the events after `after`, oldest first, each with the post's HTML."""
+    """Catch-up (docs/live.md): the events after `after`, oldest first, each with the post's HTML."""
     column = get_object_or_404(with_last_seq(Column.objects.only("pk", "slug")), slug=slug)
     try:
         after = int(request.GET.get("after", "0"))
@@ -139,7 +139,7 @@ def database_answers():
 
 
 async def healthz(request):
-    """200 when the database and the channel layer answer (SPEC §3)."""
+    """200 when the database and the channel layer answer (docs/urls.md)."""
     try:
         await sync_to_async(database_answers)()
         layer = get_channel_layer()

@@ -1,4 +1,4 @@
-"""`make serve`: the production stack (SPEC §5) in one foreground command.
+"""`make serve`: the production stack (docs/settings.md) in one foreground command.
 
 WORKERS uvicorn processes behind one port, plus the scheduler. Every worker
 runs its own fan-out hub on the Redis channel layer, so a reader on any worker
