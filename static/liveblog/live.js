@@ -194,14 +194,18 @@
       return;
     }
     fetching = true;
-    var url = eventsUrl + "?after=" + lastSeq;
+    var asked = lastSeq;
+    var url = eventsUrl + "?after=" + asked;
     fetch(url, { cache: fresh ? "no-cache" : "default", headers: { Accept: "application/json" } })
       .then(function (response) {
         if (!response.ok) throw new Error("catch-up answered " + response.status);
         return response.json();
       })
       .then(function (data) {
-        if (data.last_seq < lastSeq) return location.reload(); // the column was restored from a backup
+        // Judged against what was asked: the socket may have delivered more while this answer was in
+        // flight (or it came from a cache), and that is no reason to reload. Below `after` itself, the
+        // column really went back (restored from a backup).
+        if (data.last_seq < asked) return location.reload();
         data.events.forEach(receive);
         if (data.more) again = true;
       })
