@@ -9,7 +9,7 @@ same frame; events alternate between the two servers (0.5 s apart), so whatever
 else the machine does weighs on both alike, and the script prints the ratios.
 
 Readers live in CLIENT_PROCESSES processes other than the servers'. Loopback only.
-Our server is the production stack's uvicorn command (liveblog/management/commands/serve.py)
+Our server is the production stack, `manage.py serve` (liveblog/serving.py)
 with WORKERS worker processes as `make serve` runs it (--workers, default 2; --workers 1 for one process
 against one); permessage-deflate is measured on and off.
 
@@ -199,12 +199,11 @@ def plain_server(port, deflate, ready):
 
 
 def start_liveblog(port, deflate, workers):
-    from liveblog.management.commands.serve import uvicorn_command
-
     env = dict(os.environ, DEBUG="0", CHANNEL_PREFIX=PREFIX, ALLOWED_HOSTS="localhost,127.0.0.1")
     env.update(LOG_LEVEL="WARNING", SECURE_SSL_REDIRECT="0")
     env.setdefault("SECRET_KEY", "bench-only-secret-key-" + "b" * 40)
-    command = [*uvicorn_command("127.0.0.1", port, workers=workers, deflate=deflate), "--backlog", "4096"]
+    command = [sys.executable, "manage.py", "serve", "--no-setup", "--no-scheduler", "--port", str(port),
+               "--workers", str(workers), "--backlog", "4096", *(["--deflate"] if deflate else [])]  # fmt: skip
     process = subprocess.Popen(command, cwd=ROOT, env=env)
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -309,7 +308,7 @@ def summarise(starts, reports, expected_readers):
 
 
 def server_pids(pid):
-    """The uvicorn process, or with --workers its worker processes."""
+    """The worker processes of `manage.py serve`."""
     try:
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:

@@ -81,6 +81,11 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 # Each server process compares its last handed-out event with the database this often (liveblog.fanout):
 # the safety net under the channel layer's at-most-once delivery, and the demo's path for the scheduler.
 LIVE_RECONCILE_SECONDS = float(os.environ.get("LIVE_RECONCILE_SECONDS", "2"))
+# A server process's channel leaves the channel layer's group this long after it last re-joined: a process
+# that died (SIGKILL, out of memory) stops receiving publications within it. Live processes re-join three
+# times as often (liveblog.fanout). channels-redis's default is a day, during which every publication would
+# queue a message for the dead and log "channels over capacity".
+LIVE_GROUP_EXPIRY = int(os.environ.get("LIVE_GROUP_EXPIRY", "30"))
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -90,6 +95,7 @@ if REDIS_URL:
                 # in BZPOPMIN: idle receivers then fail now and then. Reads get room beyond the block.
                 "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 3}],
                 "prefix": os.environ.get("CHANNEL_PREFIX", "liveblog"),
+                "group_expiry": LIVE_GROUP_EXPIRY,
             },
         }
     }
