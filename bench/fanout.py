@@ -199,12 +199,7 @@ def plain_server(port, deflate, ready):
 
 
 def start_liveblog(port, deflate, workers):
-    env = dict(os.environ, DEBUG="0", CHANNEL_PREFIX=PREFIX, ALLOWED_HOSTS="localhost,127.0.0.1")
-    env.update(LOG_LEVEL="WARNING", SECURE_SSL_REDIRECT="0")
-    env.setdefault("SECRET_KEY", "bench-only-secret-key-" + "b" * 40)
-    command = [sys.executable, "manage.py", "serve", "--no-setup", "--no-scheduler", "--port", str(port),
-               "--workers", str(workers), "--backlog", "4096", *(["--deflate"] if deflate else [])]  # fmt: skip
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    process = spawn_liveblog(port, deflate, workers)
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
@@ -214,6 +209,15 @@ def start_liveblog(port, deflate, workers):
             time.sleep(0.2)
     process.kill()
     raise RuntimeError("the Liveblog server did not start")
+
+
+def spawn_liveblog(port, deflate, workers):
+    env = dict(os.environ, DEBUG="0", CHANNEL_PREFIX=PREFIX, ALLOWED_HOSTS="localhost,127.0.0.1")
+    env.update(LOG_LEVEL="WARNING", SECURE_SSL_REDIRECT="0")
+    env.setdefault("SECRET_KEY", "bench-only-secret-key-" + "b" * 40)
+    command = [sys.executable, "manage.py", "serve", "--no-setup", "--no-scheduler", "--port", str(port),
+               "--workers", str(workers), "--backlog", "4096", *(["--deflate"] if deflate else [])]  # fmt: skip
+    return subprocess.Popen(command, cwd=ROOT, env=env)
 
 
 # ---- The editor ----------------------------------------------------------------------
