@@ -11,18 +11,28 @@ Editors see their own affordances (press-image buttons, the admin link), so a
 request that carries a login or a session is answered `private, no-store`
 with no validators: it is never stored, and never answered with a reader's 304.
 
+Behind the validators, what readers get is also kept in Django's cache (Redis
+in production, local memory in the demo), keyed by the request's path and
+query AND the validator: a page is rendered once per change of what it shows,
+not once per request, and a change makes a new key, so a stored page can never
+be older than the validators it is served with. Editors' requests are never
+read from or written to it. Inside a page, each post's partial is kept per
+version of the post (`{% cache %}`, templates/liveblog/_post_kept.html), so a
+new post re-renders one partial, not twenty.
+
 Two ways in:
-- a view that loads the column anyway calls `not_modified()` before its heavy
-  queries and `cacheable()` on its response (the column page keeps its fixed
-  query budget);
+- a view that loads the column anyway calls `serve(request, changed_at, render)`
+  (304, stored page, or `render()` stored and served);
 - any other view of one column, found by its `slug` argument, is decorated with
   `@cached_by_column`, which reads `changed_at` with one indexed query.
 """
 
+import hashlib
 from datetime import timedelta
 from functools import wraps
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.cache import (
@@ -41,6 +51,8 @@ MAX_AGE = 5
 # HTTP dates count whole seconds, and a change is stamped a moment before its
 # transaction commits: a Last-Modified is only given for a change older than this.
 SETTLED = timedelta(seconds=2)
+# How long a stored version of a page is kept: a change makes a new key anyway; this only bounds memory.
+PAGE_SECONDS = 600
 
 
 def is_personal(request):
@@ -88,6 +100,26 @@ def cacheable(request, response, changed_at):
     return response
 
 
+def page_key(request, changed_at):
+    where = hashlib.sha256(request.get_full_path().encode()).hexdigest()[:32]
+    return f"page:{where}:{changed_at.timestamp():.6f}"
+
+
+def serve(request, changed_at, render):
+    """A reader's 304, or the page stored for this validator, or `render()` (stored for the next readers).
+    Editors, and requests other than GET, always get `render()` fresh, never stored."""
+    if (unchanged := not_modified(request, changed_at)) is not None:
+        return unchanged
+    shared = changed_at is not None and request.method == "GET" and not is_personal(request)
+    key = page_key(request, changed_at) if shared else None
+    response = cache.get(key) if shared else None
+    if response is None:
+        response = render()
+        if shared and response.status_code == 200 and not response.cookies and not response.streaming:
+            cache.set(key, response, PAGE_SECONDS)
+    return cacheable(request, response, changed_at)
+
+
 def cached(changed_at_for):
     """Decorate a view with the policy; `changed_at_for(request, *args, **kwargs)` reads the validator."""
 
@@ -95,10 +127,7 @@ def cached(changed_at_for):
         @wraps(view)
         def wrapper(request, *args, **kwargs):
             changed_at = changed_at_for(request, *args, **kwargs)
-            response = not_modified(request, changed_at)
-            if response is None:
-                response = cacheable(request, view(request, *args, **kwargs), changed_at)
-            return response
+            return serve(request, changed_at, lambda: view(request, *args, **kwargs))
 
         return wrapper
 
