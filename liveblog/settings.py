@@ -43,6 +43,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "liveblog.middleware.hide_vendor_demos",
     "servestatic.middleware.ServeStaticMiddleware",
+    # Readers' pages from the cache, before the session and auth machinery (liveblog/caching.py).
+    "liveblog.caching.kept_pages",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -111,6 +113,9 @@ CACHES = {
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
 }
 CACHES["default"]["KEY_PREFIX"] = os.environ.get("CHANNEL_PREFIX", "liveblog")
+# Readers' requests read the column's validator and the kept page on a few shared threads (and database
+# connections), not on a thread and connection per request (liveblog.caching.kept_pages).
+READ_PAGES_IN_SHARED_POOL = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

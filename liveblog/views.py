@@ -39,12 +39,9 @@ def home(request):
     return render(request, "liveblog/home.html", {"columns": columns})
 
 
+@caching.cached_by_column
 def column(request, slug):
     column = get_object_or_404(with_last_seq(Column.objects.select_related("series")), slug=slug)
-    return caching.serve(request, column.changed_at, lambda: render_column(request, column))
-
-
-def render_column(request, column):
     # Through the related manager, each post knows its column without a query.
     published = column.posts.published()
 
