@@ -14,7 +14,6 @@ under `media/<its stored name>`: importing either again finds the same file.
 import base64
 import binascii
 import bisect
-import hashlib
 import html
 import json
 import mimetypes
@@ -245,10 +244,10 @@ class Reader:
         if existing:
             return StoredImage(existing, source)
         try:
-            clean, ext, _ = images.reencode(source)
+            encoded = images.guard(source).encode()
         except ValidationError as error:
             self.fail(path, f"{ref[:60]!r}: {error.messages[0]}")
-        return StoredImage(f"{directory}{hashlib.sha256(clean).hexdigest()[:32]}.{ext}", source, clean)
+        return StoredImage(encoded.name(directory), source, encoded.data)
 
     def image_source(self, ref, path):
         match = DATA_URL.fullmatch(ref.strip())

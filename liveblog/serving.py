@@ -47,6 +47,8 @@ def uvicorn_options(deflate=False):
         "access_log": False,
         "log_level": "warning",
         "timeout_graceful_shutdown": 5,
+        # No "Server: uvicorn" header: nothing tells a visitor which server to look up vulnerabilities for.
+        "server_header": False,
     }
 
 

@@ -9,12 +9,23 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+FLAG_ON = ("1", "true", "yes", "on")
+FLAG_OFF = ("0", "false", "no", "off", "")
 
 
 def env_flag(name, default):
-    return os.environ.get(name, default).strip().lower() in ("1", "true", "yes", "on")
+    """An on/off setting. Anything else stops start-up: a mistyped DEBUG=flase must not quietly mean off."""
+    value = os.environ.get(name, default).strip().lower()
+    if value not in FLAG_ON + FLAG_OFF:
+        raise ImproperlyConfigured(
+            f"The environment variable {name}={os.environ[name]!r} is neither on nor off: "
+            f"use {', '.join(FLAG_ON)} to turn it on, or {', '.join(filter(None, FLAG_OFF))} to turn it off."
+        )
+    return value in FLAG_ON
 
 
 DEBUG = env_flag("DEBUG", "0")
@@ -34,6 +45,7 @@ INSTALLED_APPS = [
     "liveblog.apps.StaticFilesConfig",
     "django.contrib.sitemaps",
     "channels",
+    "csp",
     "ckeditor",
     "ckeditor_uploader",
     "liveblog",
@@ -51,6 +63,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "liveblog.urls"
@@ -149,6 +162,9 @@ STORAGES = {
 # Uploads: the image guard (liveblog/images.py) refuses anything bigger.
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 MAX_IMAGE_PIXELS = 40_000_000
+# Request bodies above this are refused (413) before they are read (liveblog/bodylimit.py): room for one
+# image at its limit plus the rest of the form.
+MAX_REQUEST_BYTES = int(os.environ.get("MAX_REQUEST_BYTES", str(12 * 1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
@@ -209,4 +225,24 @@ if not DEBUG:
     SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+
+# Content-Security-Policy, enforced (django-csp; liveblog/csp.py names the one exception, for the pages
+# that load CKEditor). NONCE is inert unless a response asks for one: only CKEditor's upload reply does.
+# Images may also come from MEDIA_URL's own host when a CDN serves the media.
+MEDIA_ORIGIN = [MEDIA_URL.split("/", 3)[0] + "//" + MEDIA_URL.split("/", 3)[2]] if "://" in MEDIA_URL else []
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "img-src": [SELF, *MEDIA_ORIGIN],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "frame-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]

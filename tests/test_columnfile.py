@@ -14,7 +14,7 @@ from PIL import Image
 
 from liveblog import columnfile
 from liveblog.models import Author, Byline, Column, LinkCard, Post, Series
-from tests.imagefiles import image_bytes, jpeg_with_exif, png_claiming_size
+from tests.support.images import image_bytes, jpeg_with_exif, png_claiming_size
 
 pytestmark = pytest.mark.django_db
 

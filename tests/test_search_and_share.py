@@ -5,7 +5,8 @@ import pytest
 from lxml import etree, html
 
 from liveblog.models import Byline, Column, Post
-from tests.richpages import build_rich_column, png
+from tests.support.images import png
+from tests.support.richpages import build_rich_column
 
 pytestmark = pytest.mark.django_db
 

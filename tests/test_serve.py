@@ -17,7 +17,7 @@ from django.test import override_settings
 from websockets.sync.client import connect
 
 from liveblog.broadcast import GROUP
-from tests.stack import Stack, wait_for
+from tests.support.stack import Stack, wait_for
 
 pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
 
