@@ -138,8 +138,11 @@ def test_dead_workers_leave_the_live_group_and_publications_log_nothing(collecte
 
             async def publish_many():
                 layer = get_channel_layer()
-                for seq in range(150):  # beyond a channel's capacity (100)
+                # Beyond a channel's capacity (100): a dead member would fill up and be logged "over capacity".
+                # Paced, so the live members read them as they come.
+                for seq in range(150):
                     await layer.group_send(GROUP, {"type": "live.event", "column_id": -1, "seq": seq, "frame": ""})
+                    await asyncio.sleep(0.02)
 
             in_a_thread(publish_many())
             assert not [r for r in caplog.records if r.name.startswith("channels_redis")], caplog.text
