@@ -1,4 +1,4 @@
-"""Where editors work (SPEC §7): columns, posts with their bylines and link cards, authors."""
+"""Where editors work (docs/editing.md): columns, posts with their bylines and link cards, authors."""
 
 from datetime import timedelta
 
@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from liveblog import desk, editing, linkcards
+from liveblog.csp import editor_page
 from liveblog.models import Author, Byline, Column, LinkCard, Post, Series
 
 # The admin's date and time inputs have no sub-minute precision worth trusting.
@@ -190,6 +191,11 @@ class PostAdmin(admin.ModelAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+
+    @editor_page
+    def changeform_view(self, *args, **kwargs):
+        # The add and change forms load CKEditor: the one page type with the editor's CSP exception.
+        return super().changeform_view(*args, **kwargs)
 
     @admin.display(description="by")
     def byline_names(self, post):

@@ -11,12 +11,14 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from liveblog.bodylimit import RequestBodyLimit  # noqa: E402
 from liveblog.consumers import LiveConsumer  # noqa: E402
 from liveblog.deskconsumer import DeskConsumer  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Bodies above MAX_REQUEST_BYTES are refused before Django reads them.
+        "http": RequestBodyLimit(django_asgi_app),
         # Origins outside ALLOWED_HOSTS are refused before the consumer runs.
         "websocket": AllowedHostsOriginValidator(
             URLRouter(

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from liveblog import body, deskconsumer, deskfeed, editing
+from liveblog.csp import editor_page
 from liveblog.models import Author, Autosave, Byline, Column, Event, Post
 
 STREAM_LIMIT = 300  # posts on the desk; older ones are in the admin's post list
@@ -107,6 +108,7 @@ def require(request, permission):
         raise PermissionDenied(f"This needs the “{permission.replace('_', ' ')}” permission.")
 
 
+@editor_page  # CKEditor's inline handlers and styles: the CSP exception of every page that loads it
 @require_GET
 def desk(request, column_id):
     require(request, "view_post")

@@ -3,22 +3,13 @@
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 from django.utils import timezone
 
 from liveblog.models import Post
-from tests.adminforms import post_form
+from tests.support.admin import post_form
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def editor_client(client, db):
-    user = User.objects.create_user("versions-editor", password="x", is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label="liveblog"))
-    client.force_login(user)
-    return client
 
 
 def change_form(post, **fields):

@@ -23,11 +23,12 @@ ALL = ["view_post", "add_post", "change_post", "delete_post", "change_column"]
 
 
 @pytest.fixture
-def editor(client):
+def desk_editor(client):
     user = staff("maya", *ALL)
     user.first_name, user.last_name = "Maya", "Okafor"
     user.save()
     client.force_login(user)
+    client.defaults["HTTP_ORIGIN"] = "http://testserver"  # as a browser sends with every POST
     return user
 
 
@@ -46,14 +47,14 @@ def new_post(column, author, action="publish", **fields):
     return data
 
 
-def test_the_column_admin_links_to_the_desk(client, editor, column):
+def test_the_column_admin_links_to_the_desk(client, desk_editor, column):
     listing = client.get(reverse("admin:liveblog_column_changelist")).content.decode()
     assert desk_url(column) in listing and "Open the desk" in listing
     change = client.get(reverse("admin:liveblog_column_change", args=[column.pk])).content.decode()
     assert desk_url(column) in change
 
 
-def test_the_desk_shows_every_post_newest_first_drafts_and_scheduled_marked(client, editor, column, make_post):
+def test_the_desk_shows_every_post_newest_first_drafts_and_scheduled_marked(client, desk_editor, column, make_post):
     make_post("Old one", published_at=timezone.now() - timedelta(hours=1))
     make_post("Drafted", status=Post.Status.DRAFT)
     make_post("Later", status=Post.Status.SCHEDULED, published_at=timezone.now() + timedelta(hours=1))
@@ -63,7 +64,7 @@ def test_the_desk_shows_every_post_newest_first_drafts_and_scheduled_marked(clie
     assert page.count('class="post-headline"') == 3  # the one post partial, for every post
 
 
-def test_bylines_start_with_the_editors_own_author_else_their_last_byline_here(client, editor, column, author):
+def test_bylines_start_with_the_editors_own_author_else_their_last_byline_here(client, desk_editor, column, author):
     other = Author.objects.create(name="Tomás Whitfield", slug="tomas")
     page = client.get(desk_url(column)).content.decode()
     assert f'<option value="{author.pk}" selected' not in page
@@ -72,26 +73,26 @@ def test_bylines_start_with_the_editors_own_author_else_their_last_byline_here(c
     page = client.get(desk_url(column)).content.decode()
     assert f'<option value="{other.pk}" selected' in page  # the last byline this editor used here
 
-    author.user = editor
+    author.user = desk_editor
     author.save()
     page = client.get(desk_url(column)).content.decode()
     assert f'<option value="{author.pk}" selected' in page  # their own, once the login is tied to it
 
 
-def test_publish_takes_the_moment_of_publishing_and_tells_readers(client, editor, column, author):
+def test_publish_takes_the_moment_of_publishing_and_tells_readers(client, desk_editor, column, author):
     before = timezone.now()
     response = client.post(desk_url(column, "liveblog_column_desk_create"), new_post(column, author), **JSON)
     assert response.status_code == 200, response.content
     post = Post.objects.get()
     assert post.status == Post.Status.PUBLISHED and post.published_at >= before
-    assert post.created_by == editor
+    assert post.created_by == desk_editor
     assert post.ordered_authors() == [author]
     assert "Taps run again" in response.json()["card"]
     event = Event.objects.get(post_id=post.pk)
     assert event.kind == Event.Kind.PUBLISHED and "Water back on" in event.html
 
 
-def test_a_draft_reaches_no_reader(client, editor, column, author):
+def test_a_draft_reaches_no_reader(client, desk_editor, column, author):
     client.post(desk_url(column, "liveblog_column_desk_create"), new_post(column, author, "draft"), **JSON)
     post = Post.objects.get()
     assert post.status == Post.Status.DRAFT
@@ -106,7 +107,7 @@ def test_a_draft_reaches_no_reader(client, editor, column, author):
         assert "Water back on" not in client.get(url).content.decode(), url
 
 
-def test_schedule_needs_a_future_time(client, editor, column, author):
+def test_schedule_needs_a_future_time(client, desk_editor, column, author):
     url = desk_url(column, "liveblog_column_desk_create")
     answer = client.post(url, new_post(column, author, "schedule"), **JSON)
     assert answer.status_code == 400
@@ -117,7 +118,7 @@ def test_schedule_needs_a_future_time(client, editor, column, author):
     assert post.status == Post.Status.SCHEDULED and post.published_at > timezone.now()
 
 
-def test_errors_name_their_fields(client, editor, column, author):
+def test_errors_name_their_fields(client, desk_editor, column, author):
     data = new_post(column, author, headline="")
     data.pop("new-authors")
     answer = client.post(desk_url(column, "liveblog_column_desk_create"), data, **JSON)
@@ -128,7 +129,7 @@ def test_errors_name_their_fields(client, editor, column, author):
     assert not Post.objects.exists()
 
 
-def test_an_edit_on_an_older_version_gets_both_texts_and_merging_saves(client, editor, column, author, make_post):
+def test_an_edit_on_an_older_version_gets_both_texts_and_merging_saves(client, desk_editor, column, author, make_post):
     post = make_post("Bridge closed", body="<p>Closed.</p>")
     opened = post.version
     post.body = "<p>Closed in both directions.</p>"
@@ -154,7 +155,7 @@ def test_an_edit_on_an_older_version_gets_both_texts_and_merging_saves(client, e
     assert (saved.headline, saved.body) == ("Bridge shut", "<p>Shut in both directions.</p>")
 
 
-def test_stream_controls_change_what_readers_see(client, editor, column, make_post):
+def test_stream_controls_change_what_readers_see(client, desk_editor, column, make_post):
     post = make_post("Talks", status=Post.Status.DRAFT, published_at=timezone.now() - timedelta(minutes=10))
 
     def act(action):
@@ -180,7 +181,7 @@ def test_stream_controls_change_what_readers_see(client, editor, column, make_po
     assert client.post(desk_url(column, "liveblog_column_desk_action", post.pk, "pin"), **JSON).status_code == 404
 
 
-def test_autosave_keeps_the_typing_per_editor_and_column_until_published(client, editor, column, author):
+def test_autosave_keeps_the_typing_per_editor_and_column_until_published(client, desk_editor, column, author):
     url = desk_url(column, "liveblog_column_desk_autosave")
     data = {"headline": "Half a head", "body": "<p>half</p><script>x</script>", "authors": [author.pk]}
     assert client.post(url, data).status_code == 200
