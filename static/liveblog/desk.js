@@ -104,6 +104,14 @@
       select.appendChild(option);
     });
     if (window.django && django.jQuery) django.jQuery(select).trigger("change");
+    labelSearch(form);
+  }
+
+  function labelSearch(form) {
+    // select2's search box has no label of its own; screen readers must hear what it is for.
+    form.querySelectorAll(".select2-search__field").forEach(function (field) {
+      field.setAttribute("aria-label", "Find an author to add as a byline");
+    });
   }
 
   function isEmpty(content) {
@@ -209,6 +217,14 @@
     });
     form.addEventListener("input", function () { dirty(form); });
     form.addEventListener("change", function () { dirty(form); });
+    labelSearch(form);
+    if (window.django && django.jQuery) {
+      // select2 redraws its search box after every choice.
+      django.jQuery(form).on("change select2:select select2:unselect select2:close", "select", function () {
+        labelSearch(form);
+        dirty(form);
+      });
+    }
     var discard = form.querySelector(".desk-discard");
     if (discard) {
       discard.addEventListener("click", function () {
@@ -589,6 +605,9 @@
   var composer = root.querySelector(".desk-composer .desk-form");
   if (composer) {
     wire(composer);
+    // The admin's autocomplete draws the composer's select2 once the document is ready, after this script.
+    if (window.django && django.jQuery) django.jQuery(function () { labelSearch(composer); });
+    window.addEventListener("load", function () { labelSearch(composer); });
     restore(composer, config.saved);
     composer.elements[composer.dataset.prefix + "-headline"].focus();
   }
