@@ -51,6 +51,7 @@ bench: $(VENV)/.dev
 	@# The benchmark starts a redis-server of its own; readers run in processes of their own.
 	DJANGO_SETTINGS_MODULE=tests.settings DATABASE_URL=$(TEST_DATABASE_URL) $(PY) manage.py ensure_database
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/fanout.py
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/desk.py
 
 clean:
 	rm -rf $(VENV) staticfiles .test-media
