@@ -151,7 +151,11 @@ class Hub:
         while True:
             try:
                 if self.channel is None:
-                    self.channel = await self.layer.new_channel(prefix="liveblog-hub.")
+                    # The default prefix: channels-redis serves every process-specific channel of one prefix
+                    # from one blocking read, under one lock per process; a hub channel of its own prefix
+                    # would hold that lock for seconds while the desks' channels (liveblog.deskconsumer)
+                    # wait behind it.
+                    self.channel = await self.layer.new_channel()
                 await self.layer.group_add(GROUP, self.channel)
                 # Whatever was sent before this process listened (or while Redis was away) is in the database.
                 await self.catch_up(list(self.feeds.values()))
