@@ -20,6 +20,7 @@ written by another process on the single-process demo's in-memory layer
 
 import asyncio
 import collections
+import contextlib
 import logging
 import time
 
@@ -98,7 +99,6 @@ class Hub:
         if feed is None:
             feed = await self.load(slug)
         feed.readers.add(reader)
-        self.start()
         return feed
 
     def leave(self, feed, reader):
@@ -136,10 +136,21 @@ class Hub:
     # The one subscription of this process
 
     def start(self):
+        """Subscribe and start reconciling, on the server's event loop (liveblog/runtime.py calls it)."""
         if self.tasks:
             return
         loop = asyncio.get_running_loop()
         self.tasks = [loop.create_task(self.listen()), loop.create_task(self.reconcile())]
+
+    async def stop(self):
+        tasks, self.tasks = self.tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        channel, self.channel = self.channel, None
+        if channel is not None:
+            with contextlib.suppress(Exception):  # a Redis that is away forgets the group by itself
+                await self.layer.group_discard(GROUP, channel)
 
     async def listen(self):
         self.layer = get_channel_layer()

@@ -4,6 +4,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from liveblog import runtime
 from liveblog.models import Author, Byline, Column, LinkCard, Post, Series
 
 # Fixtures for the production stack (server processes, a private redis-server).
@@ -12,6 +13,13 @@ pytest_plugins = ["tests.stack"]
 # Playwright's sync API keeps an event loop running in the test thread; the ORM
 # calls a test makes beside it are still plain synchronous calls.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def background_machinery():
+    """This process saves content like a command does: with the publisher and the link-card pool running."""
+    with runtime.running():
+        yield
 
 
 @pytest.fixture

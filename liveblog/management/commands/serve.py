@@ -28,7 +28,7 @@ def uvicorn_command(host, port, workers, deflate=False):
         # Every live message is compressed once per reader with permessage-deflate, and each
         # connection keeps a compressor: measured in bench/fanout.py, off is faster and leaner.
         "--ws-per-message-deflate", "true" if deflate else "false",
-        "--lifespan", "off", "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "5",
+        "--lifespan", "on", "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "5",
     ]  # fmt: skip
 
 
