@@ -223,15 +223,19 @@ def pending(post):
     return Change.objects.filter(post_id=post.pk).exists()
 
 
+def message(event):
+    """The channel-layer message that carries one event to every hub (liveblog/fanout.py)."""
+    return {"type": "live.event", "column_id": event.column_id, "seq": event.seq, "frame": frame(event.as_dict())}
+
+
 def publish(event):
     """Hand one committed event to every server process. Never fails the caller: readers catch up."""
-    message = {"type": "live.event", "column_id": event.column_id, "seq": event.seq, "frame": frame(event.as_dict())}
     layer = get_channel_layer()
     try:
         if not isinstance(layer, InMemoryChannelLayer):
-            publisher.run(layer.group_send, GROUP, message)
+            publisher.run(layer.group_send, GROUP, message(event))
         else:
-            run_async(layer.group_send, GROUP, message)
+            run_async(layer.group_send, GROUP, message(event))
     except Exception:  # the change is committed; the hubs' catch-up from the database will deliver it
         logger.warning("Could not send event %s to the channel layer; readers will catch up", event, exc_info=True)
 

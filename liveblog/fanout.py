@@ -38,6 +38,7 @@ QUEUE_SIZE = 64  # frames a reader may lag behind before it is dropped
 RECENT = 256  # frames kept per column, so joining readers catch up from memory
 BACKLOG_LIMIT = 1000  # more than this behind: the reader catches up over HTTP instead
 REJOIN_SECONDS = 30  # re-join the group: a restarted Redis has forgotten it
+STOP_SECONDS = 2  # at shutdown, wait this long at most for the subscription to end
 
 CLOSE_SLOW = 4008  # too slow to keep up: fetch /events, then reconnect
 CLOSE_BEHIND = 4013  # too far behind to replay over the socket: fetch /events, then reconnect
@@ -146,11 +147,13 @@ class Hub:
         tasks, self.tasks = self.tasks, []
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            # Bounded: channels-redis may finish a cancelled receive only when its blocking read returns.
+            await asyncio.wait(tasks, timeout=STOP_SECONDS)
         channel, self.channel = self.channel, None
         if channel is not None:
             with contextlib.suppress(Exception):  # a Redis that is away forgets the group by itself
-                await self.layer.group_discard(GROUP, channel)
+                await asyncio.wait_for(self.layer.group_discard(GROUP, channel), STOP_SECONDS)
 
     async def listen(self):
         self.layer = get_channel_layer()
