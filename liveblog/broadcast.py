@@ -23,13 +23,14 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, connections, transaction
-from django.db.models import Max
+from django.db.models import Max, Min, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -42,7 +43,7 @@ GROUP = "liveblog.events"
 # How long a publisher waits for another publisher of the same column (who holds it for one short
 # transaction), and for a column row held elsewhere when it must move changed_at itself.
 LOCK_TIMEOUT = "3s"
-# Changes claimed per transaction: a big import's thousands of posts go out in short transactions,
+# Posts published per transaction: a big import's thousands of posts go out in short transactions,
 # between which an editor's save in the same column gets its turn.
 BATCH = 100
 # sweep() leaves younger changes to the flush their own process runs right after commit.
@@ -78,9 +79,13 @@ def flush_after_commit(column_id, change_id, using=DEFAULT_DB_ALIAS):
     and sweep() publishes it if this does not."""
     if change_id in getattr(_flushed, "ids", ()):
         return
+    failed = getattr(_flushed, "failed", None)
+    if failed is not None and failed[0] == column_id and time.monotonic() - failed[1] < 1:
+        return  # the same transaction's first callback just failed: do not make the editor wait twice
     try:
         flush(column_id, using)
     except Exception:
+        _flushed.failed = (column_id, time.monotonic())
         logger.warning("Publishing column %s failed; the scheduler's sweep retries", column_id, exc_info=True)
 
 
@@ -110,11 +115,18 @@ def make_events(column_id, using):
     """One short transaction: claim up to BATCH changes of the column, write their events."""
     with transaction.atomic(using=using):
         take_publishing_lock(column_id, using)
-        changes = list(Change.objects.using(using).filter(column_id=column_id).order_by("id")[: BATCH + 1])
-        more = len(changes) > BATCH
-        changes = changes[:BATCH]
-        if not changes:
+        # Up to BATCH posts, each with all its changes: one event per post, however its saves were spread.
+        recorded = Change.objects.using(using).filter(column_id=column_id)
+        heads = recorded.values("post_id").annotate(first=Min("id")).order_by("first")[: BATCH + 1]
+        post_ids = [head["post_id"] for head in heads]
+        more = len(post_ids) > BATCH
+        post_ids = post_ids[:BATCH]
+        if not post_ids:
             return [], [], False
+        wanted = Q(post_id__in=[pk for pk in post_ids if pk is not None])
+        if None in post_ids:
+            wanted |= Q(post_id__isnull=True)
+        changes = sorted(recorded.filter(wanted), key=lambda change: post_ids.index(change.post_id))
         ids = [change.pk for change in changes]
         if Change.objects.using(using).filter(pk__in=ids).delete()[0] != len(ids):
             raise Claimed(column_id)

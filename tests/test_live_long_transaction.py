@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from liveblog import broadcast
 from liveblog.columnfile import export_column, import_file
 from liveblog.models import Change, Column, Event, Post
+from tests.stack import fill_new_post, logged_in_editor
 
 pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
 
@@ -152,3 +153,34 @@ def test_a_column_row_held_elsewhere_delays_only_the_validator(column, make_post
     assert broadcast.sweep() == []
     assert Column.objects.get(pk=column.pk).changed_at > before
     assert not Change.objects.exists()
+
+
+@pytest.mark.browser
+def test_an_editor_whose_save_had_to_wait_is_told_and_loses_nothing(chromium, stack, column, author):
+    """What an editor sees when publishing has to wait past the lock timeout: the post is saved, a warning
+    says it has not reached readers yet and will by itself; the scheduler's sweep then sends it."""
+    editor_pages = logged_in_editor(chromium, stack)
+    editor = next(editor_pages)
+    reader = editor.context.browser.new_page()
+    reader.goto(f"{stack.url}{column.get_absolute_url()}")
+    reader.wait_for_function("document.querySelector('[data-last-seq]') !== null")
+    holder = psycopg2.connect(**connection.get_connection_params())
+    try:
+        with holder.cursor() as cursor:  # a publisher of this column that takes its time
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [broadcast.LOCK_SPACE, column.pk])
+        editor.goto(f"{stack.url}/admin/liveblog/post/add/")
+        fill_new_post(editor, column, "Saved while publishing waits", "<p>Nothing is lost.</p>", author.name)
+        editor.click("input[name=_save]")
+        warning = editor.wait_for_selector(".messagelist .warning", timeout=20000)
+        assert "has not reached readers yet" in warning.inner_text()
+        assert "goes out by itself" in warning.inner_text()
+        saved = Post.objects.get(headline="Saved while publishing waits")
+        assert broadcast.pending(saved)
+    finally:
+        holder.close()
+    Change.objects.update(recorded_at=Change.objects.first().recorded_at - broadcast.SWEEP_AFTER)
+    [event] = broadcast.sweep()  # what the scheduler does every second
+    assert event.post_id == saved.pk
+    reader.wait_for_selector(f"#post-{saved.pk}", timeout=10000)
+    reader.close()
+    next(editor_pages, None)
