@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
 
-# The test suite and benchmarks talk to the real services (SPEC §9).
+# The test suite and benchmarks talk to the real services (docs/settings.md, Services).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/liveblog
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
@@ -32,7 +32,7 @@ run: $(VENV)/.runtime
 	DEBUG=1 $(PY) manage.py run_scheduler & scheduler=$$!; trap 'kill $$scheduler' EXIT; \
 	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
 
-# Production (SPEC §5): DATABASE_URL, REDIS_URL and SECRET_KEY come from the environment.
+# Production (docs/settings.md): DATABASE_URL, REDIS_URL and SECRET_KEY come from the environment.
 serve: $(VENV)/.runtime
 	DEBUG=0 $(PY) manage.py serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 

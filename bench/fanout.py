@@ -9,7 +9,7 @@ same frame; events alternate between the two servers (0.5 s apart), so whatever
 else the machine does weighs on both alike, and the script prints the ratios.
 
 Readers live in CLIENT_PROCESSES processes other than the servers'. Loopback only.
-Our server is the production stack's uvicorn command (liveblog/management/commands/serve.py)
+Our server is the production stack, `manage.py serve` (liveblog/serving.py)
 with WORKERS worker processes as `make serve` runs it (--workers, default 2; --workers 1 for one process
 against one); permessage-deflate is measured on and off.
 
@@ -199,13 +199,7 @@ def plain_server(port, deflate, ready):
 
 
 def start_liveblog(port, deflate, workers):
-    from liveblog.management.commands.serve import uvicorn_command
-
-    env = dict(os.environ, DEBUG="0", CHANNEL_PREFIX=PREFIX, ALLOWED_HOSTS="localhost,127.0.0.1")
-    env.update(LOG_LEVEL="WARNING", SECURE_SSL_REDIRECT="0")
-    env.setdefault("SECRET_KEY", "bench-only-secret-key-" + "b" * 40)
-    command = [*uvicorn_command("127.0.0.1", port, workers=workers, deflate=deflate), "--backlog", "4096"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    process = spawn_liveblog(port, deflate, workers)
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
@@ -215,6 +209,15 @@ def start_liveblog(port, deflate, workers):
             time.sleep(0.2)
     process.kill()
     raise RuntimeError("the Liveblog server did not start")
+
+
+def spawn_liveblog(port, deflate, workers):
+    env = dict(os.environ, DEBUG="0", CHANNEL_PREFIX=PREFIX, ALLOWED_HOSTS="localhost,127.0.0.1")
+    env.update(LOG_LEVEL="WARNING", SECURE_SSL_REDIRECT="0")
+    env.setdefault("SECRET_KEY", "bench-only-secret-key-" + "b" * 40)
+    command = [sys.executable, "manage.py", "serve", "--no-setup", "--no-scheduler", "--port", str(port),
+               "--workers", str(workers), "--backlog", "4096", *(["--deflate"] if deflate else [])]  # fmt: skip
+    return subprocess.Popen(command, cwd=ROOT, env=env)
 
 
 # ---- The editor ----------------------------------------------------------------------
@@ -309,7 +312,7 @@ def summarise(starts, reports, expected_readers):
 
 
 def server_pids(pid):
-    """The uvicorn process, or with --workers its worker processes."""
+    """The worker processes of `manage.py serve`."""
     try:
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:

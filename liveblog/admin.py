@@ -1,4 +1,4 @@
-"""Where editors work (SPEC §7): columns, posts with their bylines and link cards, authors."""
+"""Where editors work (docs/editing.md): columns, posts with their bylines and link cards, authors."""
 
 from datetime import timedelta
 
@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from liveblog import broadcast, linkcards
+from liveblog.csp import editor_page
 from liveblog.models import Author, Byline, Column, LinkCard, Post, Series
 
 # The admin's date and time inputs have no sub-minute precision worth trusting.
@@ -163,6 +164,11 @@ class PostAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("bylines__author")
+
+    @editor_page
+    def changeform_view(self, *args, **kwargs):
+        # The add and change forms load CKEditor: the one page type with the editor's CSP exception.
+        return super().changeform_view(*args, **kwargs)
 
     @admin.display(description="by")
     def byline_names(self, post):

@@ -11,11 +11,13 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.urls import path  # noqa: E402
 
 from liveblog import runtime  # noqa: E402
+from liveblog.bodylimit import RequestBodyLimit  # noqa: E402
 from liveblog.consumers import LiveConsumer  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Bodies above MAX_REQUEST_BYTES are refused before Django reads them.
+        "http": RequestBodyLimit(django_asgi_app),
         # Origins outside ALLOWED_HOSTS are refused before the consumer runs.
         "websocket": AllowedHostsOriginValidator(
             URLRouter([path("ws/live/<slug:slug>/", LiveConsumer.as_asgi(), name="live")])

@@ -1,7 +1,7 @@
 """The post body: cleaning on save, and finding where its link cards stand.
 
 Templates only ever print HTML that went through clean_html(). A paragraph
-holding nothing but a URL marks the spot of that URL's link card (SPEC §1, §7).
+holding nothing but a URL marks the spot of that URL's link card (docs/reading.md, docs/editing.md).
 """
 
 import html
@@ -24,12 +24,36 @@ ALLOWED_ATTRIBUTES = {
     "ol": {"start"},
 }
 URL_SCHEMES = {"http", "https", "mailto", "tel"}
+# The allowed attributes that hold plain text. Every other allowed attribute is treated as a URL and must
+# pass URL_SCHEMES: nh3 checks only the attributes it knows as links (href, src), not cite or any added later.
+TEXT_ATTRIBUTES = {"title", "alt", "width", "height", "class", "start"}
+# What browsers strip or skip before reading a URL's scheme (WHATWG URL: C0 controls and spaces around it,
+# tabs and newlines anywhere), so "java\tscript:" is read as the scheme it is.
+URL_IGNORED = re.compile(r"[\t\n\r]")
+C0_AND_SPACE = "".join(map(chr, range(0x21)))
+URL_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
 
 # A lone URL, optionally linked to itself, in a paragraph of its own.
 LONE_URL_PARAGRAPH = re.compile(
     r"<p>\s*(?:<a [^>]*>)?\s*(?P<url>https?://[^\s<>\"]+?)\s*(?:</a>)?\s*(?:<br>)?\s*</p>",
     re.IGNORECASE,
 )
+
+
+def url_allowed(value):
+    """Whether a browser would read this URL with a scheme in URL_SCHEMES (relative URLs have none)."""
+    url = URL_IGNORED.sub("", value).strip(C0_AND_SPACE)
+    scheme = URL_SCHEME.match(url)
+    return scheme is None or scheme.group(1).lower() in URL_SCHEMES
+
+
+def keep_attribute(tag, attribute, value):
+    """nh3's attribute filter: a URL attribute outside the scheme allow-list is dropped."""
+    if attribute in TEXT_ATTRIBUTES:
+        return value
+    # A srcset-like list (added later, perhaps) holds several URLs: each must pass.
+    candidates = [part.strip().split(" ")[0] for part in value.split(",")] if attribute.endswith("srcset") else [value]
+    return value if all(url_allowed(url) for url in candidates) else None
 
 
 def clean_html(value, base_url=None):
@@ -41,6 +65,7 @@ def clean_html(value, base_url=None):
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=URL_SCHEMES,
+        attribute_filter=keep_attribute,
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
         url_relative=("rewrite_with_base", base_url) if base_url else None,

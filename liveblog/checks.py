@@ -35,3 +35,17 @@ def check_fetch_loopback(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@register(Tags.security, deploy=False)
+def check_request_cap(app_configs, **kwargs):
+    if settings.MAX_REQUEST_BYTES < settings.MAX_IMAGE_BYTES + 64 * 1024:
+        return [
+            Error(
+                "MAX_REQUEST_BYTES is below the image size limit: editors' images would be cut off before the "
+                "image guard could tell them why.",
+                hint="Set MAX_REQUEST_BYTES to at least MAX_IMAGE_BYTES plus 64 KiB for the rest of the form.",
+                id="liveblog.E003",
+            )
+        ]
+    return []

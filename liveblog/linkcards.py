@@ -12,11 +12,9 @@ whose value differs from it belongs to the editor. Cards left pending by a crash
 """
 
 import html
-import io
 import json
 import logging
 import re
-import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -29,18 +27,15 @@ from bs4 import BeautifulSoup
 from bs4.dammit import EncodingDetector
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
 from django.db import IntegrityError, close_old_connections, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
-from PIL import Image
 
 from liveblog import body, images, safefetch
 from liveblog.models import LinkCard, Post
 
 log = logging.getLogger(__name__)
 
-LIMITS = {"title": 300, "summary": 500, "site_name": 200, "image_alt": 300}
 # A pending card whose fetch started this long ago belongs to a process that died.
 STALE_AFTER = timedelta(minutes=2)
 PENDING_NOTE = "Fetching the page… Readers see the link for now; reload this form in a few seconds."
@@ -346,9 +341,14 @@ def known_codec(label):
         return None
 
 
+def limit(field_name):
+    """The longest text a page may fill a card's field with: the model's own limit."""
+    return LinkCard._meta.get_field(field_name).max_length
+
+
 def first_text(kind, *candidates):
     for value in candidates:
-        text = clean_text(value, LIMITS[kind])
+        text = clean_text(value, limit(kind))
         if text:
             return text
     return ""
@@ -407,34 +407,7 @@ def fetch_image(found):
 
 
 def store_widths(data):
-    """Re-encode through the image guard (allow-list, bomb guard, no EXIF) and keep a few widths."""
-    clean, ext, _ = images.reencode(data, name="card")
+    """Through the image pipeline (guard, no metadata, content names), in the card widths."""
     storage = LinkCard._meta.get_field("image").storage
-    token = secrets.token_hex(8)
-    stored = []
-    with Image.open(io.BytesIO(clean)) as image:
-        image.load()
-        widths = sorted({w for w in settings.LINKCARD_IMAGE_WIDTHS if w < image.width})
-        widths.append(min(image.width, max(settings.LINKCARD_IMAGE_WIDTHS)))
-        for width in sorted(set(widths)):
-            data, out_ext = encode_width(image, width, ext)
-            name = storage.save(f"cards/{token}-{width}w.{out_ext}", ContentFile(data))
-            stored.append([width, name])
+    stored = images.store_widths(data, "cards/", settings.LINKCARD_IMAGE_WIDTHS, storage)
     return stored[-1][1], stored
-
-
-def encode_width(image, width, ext):
-    # Resample in a true-colour mode: palette images would fall back to nearest-neighbour.
-    source = image.convert("RGB" if ext == "jpg" else "RGBA")
-    height = max(1, round(image.height * width / image.width))
-    resized = source if width == image.width else source.resize((width, height), Image.Resampling.LANCZOS)
-    out = io.BytesIO()
-    if ext == "jpg":
-        resized.save(out, "JPEG", quality=82, optimize=True, progressive=True)
-    elif ext == "webp":
-        resized.save(out, "WEBP", quality=82)
-    else:
-        # PNG and GIF (first frame) both become PNG: a still, lossless card image.
-        resized.save(out, "PNG", optimize=True)
-        ext = "png"
-    return out.getvalue(), ext

@@ -5,7 +5,7 @@ from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from liveblog import body
+from liveblog import body, protocol
 from liveblog.images import SafeImageField
 
 
@@ -165,7 +165,7 @@ class Post(Announced):
     )
     pinned = models.BooleanField(default=False, help_text="Keep at the top of the column.")
     key_event = models.BooleanField(default=False, help_text='List in the column\'s "Key events".')
-    # The post's identifier in the system it was imported from (SPEC §8), so re-imports update it.
+    # The post's identifier in the system it was imported from (docs/column-file.md), so re-imports update it.
     # NULL, not "", for posts made here: the per-column unique constraint ignores NULLs.
     import_key = models.CharField(max_length=200, null=True, blank=True, editable=False)  # noqa: DJ001
     created_at = models.DateTimeField(auto_now_add=True)
@@ -309,19 +309,9 @@ class LinkCard(Announced):
 class Event(models.Model):
     """One change readers must see, numbered per column; what live pushes and catch-up deliver."""
 
-    class Kind(models.TextChoices):
-        PUBLISHED = "published", "Published"
-        EDITED = "edited", "Edited"
-        PINNED = "pinned", "Pinned"
-        UNPINNED = "unpinned", "Unpinned"
-        KEY_EVENT = "key_event", "Key event toggled"
-        UNPUBLISHED = "unpublished", "Unpublished"
-        DELETED = "deleted", "Deleted"
-        COLUMN_ENDED = "column_ended", "Column ended"
-        COLUMN_REOPENED = "column_reopened", "Column reopened"
-
-    # Kinds after which readers show the post; the others remove it (or concern the column).
-    SHOWING = (Kind.PUBLISHED, Kind.EDITED, Kind.PINNED, Kind.UNPINNED, Kind.KEY_EVENT)
+    # The kinds, and which of them show the post, belong to the live protocol (liveblog/protocol.py).
+    Kind = protocol.Kind
+    SHOWING = protocol.SHOWING
 
     column = models.ForeignKey(Column, on_delete=models.CASCADE, related_name="events")
     seq = models.PositiveBigIntegerField()
@@ -346,12 +336,13 @@ class Event(models.Model):
         return reverse("column_events", args=[self.column.slug]) + f"?after={self.seq - 1}"
 
     def as_dict(self):
+        """The event's frame (liveblog/protocol.py)."""
         return {
-            "seq": self.seq,
-            "kind": self.kind,
-            "post_id": self.post_id,
-            "html": self.html,
-            "key_html": self.key_html,
+            protocol.Field.SEQ: self.seq,
+            protocol.Field.KIND: self.kind,
+            protocol.Field.POST_ID: self.post_id,
+            protocol.Field.HTML: self.html,
+            protocol.Field.KEY_HTML: self.key_html,
         }
 
 

@@ -2,6 +2,7 @@ import asyncio
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from ckeditor_uploader import views as ckeditor_views
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -12,10 +13,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from liveblog import caching, uploads
+from liveblog.csp import editor_page
 from liveblog.models import Author, Column, Event, LinkCard, Post, Series, display_prefetches
 
 PAGE_SIZE = 20
@@ -39,10 +42,9 @@ def home(request):
     return render(request, "liveblog/home.html", {"columns": columns})
 
 
+@caching.cached_by_column
 def column(request, slug):
     column = get_object_or_404(with_last_seq(Column.objects.select_related("series")), slug=slug)
-    if (unchanged := caching.not_modified(request, column.changed_at)) is not None:
-        return unchanged
     # Through the related manager, each post knows its column without a query.
     published = column.posts.published()
 
@@ -65,7 +67,7 @@ def column(request, slug):
     key_events = [] if before else list(published.filter(key_event=True))
     prefetch_related_objects(pinned + posts, *display_prefetches())
 
-    response = render(
+    return render(
         request,
         "liveblog/column.html",
         {
@@ -79,12 +81,11 @@ def column(request, slug):
             "editor": is_editor(request),
         },
     )
-    return caching.cacheable(request, response, column.changed_at)
 
 
 @caching.cached_by_column
 def column_events(request, slug):
-    """Catch-up (SPEC §3): the events after `after`, oldest first, each with the post's HTML."""
+    """Catch-up (docs/live.md): the events after `after`, oldest first, each with the post's HTML."""
     column = get_object_or_404(with_last_seq(Column.objects.only("pk", "slug")), slug=slug)
     try:
         after = int(request.GET.get("after", "0"))
@@ -106,14 +107,11 @@ def column_events(request, slug):
     return response
 
 
+@caching.cached_by_column
 def post(request, slug, post_id):
+    # Publishing, editing or removing a post changes its column: the column's validator covers the page.
     post = get_object_or_404(Post.objects.published().for_display(), column__slug=slug, pk=post_id)
-    if (unchanged := caching.not_modified(request, post.column.changed_at)) is not None:
-        return unchanged
-    response = render(
-        request, "liveblog/post.html", {"column": post.column, "post": post, "editor": is_editor(request)}
-    )
-    return caching.cacheable(request, response, post.column.changed_at)
+    return render(request, "liveblog/post.html", {"column": post.column, "post": post, "editor": is_editor(request)})
 
 
 @caching.cached_by_series
@@ -136,7 +134,7 @@ def database_answers():
 
 
 async def healthz(request):
-    """200 when the database and the channel layer answer (SPEC §3)."""
+    """200 when the database and the channel layer answer (docs/urls.md)."""
     try:
         await sync_to_async(database_answers)()
         layer = get_channel_layer()
@@ -169,26 +167,44 @@ def safe_next(request, fallback):
 
 
 # CKEditor cannot send Django's CSRF token; it sends its own double-submit token
-# (a cookie and a form field with the same random value), checked below.
+# (a cookie and a form field with the same random value), checked below with the Origin.
 @csrf_exempt
 @require_POST
 @staff_member_required
 def ckeditor_upload(request):
-    """CKEditor's image upload, through the same image guard as every other image field."""
+    """CKEditor's image upload, through the same image pipeline as every other image."""
     func_num = request.GET.get("CKEditorFuncNum", "")
-    token = request.POST.get("ckCsrfToken", "")
-    if not token or not constant_time_compare(token, request.COOKIES.get("ckCsrfToken", "")):
+    if not uploads.may_upload(request.user):
         return uploads.ckeditor_reply(
-            func_num, error="The upload was refused: reload the page and try again.", status=403
+            request, func_num, error="Your account may not change posts, so it may not upload images.", status=403
+        )
+    token = request.POST.get("ckCsrfToken", "")
+    if (
+        not uploads.from_our_site(request)
+        or not token
+        or not constant_time_compare(token, request.COOKIES.get("ckCsrfToken", ""))
+    ):
+        return uploads.ckeditor_reply(
+            request, func_num, error="The upload was refused: reload the page and try again.", status=403
         )
     upload = request.FILES.get("upload")
     if upload is None:
-        return uploads.ckeditor_reply(func_num, error="Choose an image to upload.")
+        return uploads.ckeditor_reply(request, func_num, error="Choose an image to upload.")
     try:
         url, file_name = uploads.store_ckeditor_image(upload)
     except ValidationError as error:
-        return uploads.ckeditor_reply(func_num, error=error.messages[0])
-    return uploads.ckeditor_reply(func_num, url=url, file_name=file_name)
+        return uploads.ckeditor_reply(request, func_num, error=error.messages[0])
+    return uploads.ckeditor_reply(request, func_num, url=url, file_name=file_name)
+
+
+@never_cache
+@staff_member_required
+@editor_page
+def ckeditor_browse(request):
+    """CKEditor's file browser, as it comes, for those who may upload."""
+    if not uploads.may_upload(request.user):
+        raise PermissionDenied("Your account may not change posts, so it may not browse the uploaded images.")
+    return ckeditor_views.browse(request)
 
 
 def robots_txt(request):

@@ -151,7 +151,7 @@ def test_editors_views_are_never_cached_publicly(client, admin_user, urls, kind)
 
 
 def test_editor_affordances_never_reach_a_public_response(client, admin_user, column, make_post):
-    from tests.richpages import png
+    from tests.support.images import png
 
     post = make_post("With a picture")
     card = LinkCard(post=post, url="https://example.org/p", image_alt="A picture")

@@ -15,8 +15,9 @@ from channels.testing import WebsocketCommunicator
 from django.urls import path
 
 from liveblog import broadcast, fanout, runtime
-from liveblog.consumers import CLOSE_POLICY, CLOSE_TOO_BIG, LiveConsumer
+from liveblog.consumers import LiveConsumer
 from liveblog.models import Event, Post
+from liveblog.protocol import Close
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -134,7 +135,7 @@ def test_readers_may_only_ping(column, run):
                 codes.append(await closed_with(communicator))
         return codes
 
-    assert run(scenario) == [CLOSE_POLICY, CLOSE_TOO_BIG]
+    assert run(scenario) == [Close.POLICY, Close.TOO_BIG]
 
 
 def test_unknown_column_and_after_beyond_the_last_seq_close_with_their_codes(column, make_post, run):
@@ -147,4 +148,4 @@ def test_unknown_column_and_after_beyond_the_last_seq_close_with_their_codes(col
         await ahead.connect()
         return await closed_with(unknown), await closed_with(ahead)
 
-    assert run(scenario) == (fanout.CLOSE_UNKNOWN_COLUMN, fanout.CLOSE_AHEAD)
+    assert run(scenario) == (Close.UNKNOWN_COLUMN, Close.AHEAD)

@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from liveblog import broadcast
 from liveblog.columnfile import export_column, import_file
 from liveblog.models import Change, Column, Event, Post
-from tests.stack import fill_new_post, logged_in_editor
+from tests.support.admin import fill_new_post, logged_in_editor
 
 pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
 
@@ -159,9 +159,12 @@ def test_a_column_row_held_elsewhere_delays_only_the_validator(column, make_post
 def test_an_editor_whose_save_had_to_wait_is_told_and_loses_nothing(chromium, stack, column, author):
     """What an editor sees when publishing has to wait past the lock timeout: the post is saved, a warning
     says it has not reached readers yet and will by itself; the scheduler's sweep then sends it."""
-    editor_pages = logged_in_editor(chromium, stack)
-    editor = next(editor_pages)
-    reader = editor.context.browser.new_page()
+    with logged_in_editor(chromium, stack) as editor:
+        see_a_save_wait(editor, stack, column, author)
+
+
+def see_a_save_wait(editor, stack, column, author):
+    reader = editor.context.new_page()
     reader.goto(f"{stack.url}{column.get_absolute_url()}")
     reader.wait_for_function("document.querySelector('[data-last-seq]') !== null")
     holder = psycopg2.connect(**connection.get_connection_params())
@@ -183,4 +186,3 @@ def test_an_editor_whose_save_had_to_wait_is_told_and_loses_nothing(chromium, st
     assert event.post_id == saved.pk
     reader.wait_for_selector(f"#post-{saved.pk}", timeout=10000)
     reader.close()
-    next(editor_pages, None)

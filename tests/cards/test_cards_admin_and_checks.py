@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
-from django.contrib.auth import get_user_model
 from django.core.checks import Error
 
 from liveblog import checks, linkcards
@@ -16,13 +15,6 @@ from liveblog.models import LinkCard
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def editor_client(client):
-    user = get_user_model().objects.create_superuser("editor", "editor@example.org", "pw-for-tests")
-    client.force_login(user)
-    return client
 
 
 def test_change_form_shows_the_fetch_state_and_note(web, make_post, editor_client):

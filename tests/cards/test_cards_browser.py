@@ -30,7 +30,7 @@ def test_pasted_url_becomes_a_card_in_place(collected_static, live_server, page,
     page.click("#bylines-0 .select2-selection")
     page.fill(".select2-search__field", "Rania")
     page.click(".select2-results__option:has-text('Rania Haddad')")
-    page.wait_for_function("window.CKEDITOR && CKEDITOR.instances.id_body?.status == 'ready'")
+    page.wait_for_function("() => window.CKEDITOR && CKEDITOR.instances.id_body?.status == 'ready'")
     url = web.url("/og", host="news.test")
     editor = page.frame_locator("iframe.cke_wysiwyg_frame").locator("body")
     editor.click()

@@ -70,6 +70,8 @@ class OutsideWeb:
         self.hits = []
         self.mutable_title = "First headline"
         self.redirect_to = {}
+        # Extra pages a test puts up itself: path -> (content type, bytes).
+        self.served = {}
         web = self
 
         class Handler(Routes):
@@ -126,6 +128,10 @@ class Routes(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         self.outside.hits.append((split.path, self.headers.get("Host")))
         query = {k: v[0] for k, v in parse_qs(split.query).items()}
+        if split.path in self.outside.served:
+            content_type, data = self.outside.served[split.path]
+            self.send(200, data, content_type=content_type)
+            return
         route = ROUTES.get(split.path)
         if route is None:
             self.send(404, "<h1>Not found</h1>")

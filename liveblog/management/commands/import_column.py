@@ -5,7 +5,10 @@ from liveblog.columnfile import ColumnFileError, import_file
 
 
 class Command(BaseCommand):
-    help = "Create or update one column from a JSON file (SPEC §8). Importing the same file again changes nothing."
+    help = (
+        "Create or update one column from a JSON file (docs/column-file.md). "
+        "Importing the same file again changes nothing."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="the column file; image paths in it are relative to its folder")
