@@ -3,7 +3,7 @@
 `/ws/desk/<column_id>/?after=<seq>` carries, as JSON text frames:
 - the readers' events of the column exactly as readers get them (`{"seq", "kind", "post_id", ...}`),
   through this process's fan-out hub;
-- the desk-only events (`{"desk": "post" | "saved" | "deleted" | "conflict", ...}`, liveblog.deskfeed);
+- the desk-only events (`{"desk": "post" | "saved" | "conflict", ...}`, liveblog.deskfeed);
 - presence (`{"desk": "presence", "id", "name", "editing", "state"}`), between the consumers of the
   column's group: each announces its desk on joining, whenever the browser says what it is editing (which
   it does every PRESENCE_SECONDS, so the browser itself is the heartbeat: a closed laptop or a crashed

@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 QUEUE_SIZE = 64  # frames a reader may lag behind before it is dropped
 RECENT = 256  # frames kept per column, so joining readers catch up from memory
 BACKLOG_LIMIT = 1000  # more than this behind: the reader catches up over HTTP instead
+STOP_SECONDS = 2  # at shutdown, wait this long at most for the subscription to end
 
 
 def as_item(seq, text):
@@ -98,7 +99,6 @@ class Hub:
         if feed is None:
             feed = await self.load(slug)
         feed.readers.add(reader)
-        self.start()
         return feed
 
     def leave(self, feed, reader):
@@ -136,6 +136,7 @@ class Hub:
     # The one subscription of this process
 
     def start(self):
+        """Subscribe and start reconciling, on the server's event loop (liveblog/runtime.py calls it)."""
         if self.tasks:
             return
         loop = asyncio.get_running_loop()
@@ -144,6 +145,18 @@ class Hub:
             loop.create_task(self.reconcile()),
             loop.create_task(self.stay_in_group()),
         ]
+
+    async def stop(self):
+        tasks, self.tasks = self.tasks, []
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            # Bounded: channels-redis may finish a cancelled receive only when its blocking read returns.
+            await asyncio.wait(tasks, timeout=STOP_SECONDS)
+        channel, self.channel = self.channel, None
+        if channel is not None:
+            with contextlib.suppress(Exception):  # a Redis that is away forgets the group by itself
+                await asyncio.wait_for(self.layer.group_discard(GROUP, channel), STOP_SECONDS)
 
     async def listen(self):
         self.layer = get_channel_layer()

@@ -43,7 +43,8 @@ def uvicorn_options(deflate=False):
         # Every live message is compressed once per reader with permessage-deflate, and each
         # connection keeps a compressor: measured in bench/fanout.py, off is faster and leaner.
         "ws_per_message_deflate": deflate,
-        "lifespan": "off",
+        # Start-up and shutdown start and stop the background machinery (liveblog/runtime.py).
+        "lifespan": "on",
         "access_log": False,
         "log_level": "warning",
         "timeout_graceful_shutdown": 5,

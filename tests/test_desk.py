@@ -79,9 +79,12 @@ def test_bylines_start_with_the_editors_own_author_else_their_last_byline_here(c
     assert f'<option value="{author.pk}" selected' in page  # their own, once the login is tied to it
 
 
-def test_publish_takes_the_moment_of_publishing_and_tells_readers(client, desk_editor, column, author):
+def test_publish_takes_the_moment_of_publishing_and_tells_readers(
+    client, desk_editor, column, author, django_capture_on_commit_callbacks
+):
     before = timezone.now()
-    response = client.post(desk_url(column, "liveblog_column_desk_create"), new_post(column, author), **JSON)
+    with django_capture_on_commit_callbacks(execute=True):  # readers are told after commit
+        response = client.post(desk_url(column, "liveblog_column_desk_create"), new_post(column, author), **JSON)
     assert response.status_code == 200, response.content
     post = Post.objects.get()
     assert post.status == Post.Status.PUBLISHED and post.published_at >= before
@@ -92,8 +95,9 @@ def test_publish_takes_the_moment_of_publishing_and_tells_readers(client, desk_e
     assert event.kind == Event.Kind.PUBLISHED and "Water back on" in event.html
 
 
-def test_a_draft_reaches_no_reader(client, desk_editor, column, author):
-    client.post(desk_url(column, "liveblog_column_desk_create"), new_post(column, author, "draft"), **JSON)
+def test_a_draft_reaches_no_reader(client, desk_editor, column, author, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(desk_url(column, "liveblog_column_desk_create"), new_post(column, author, "draft"), **JSON)
     post = Post.objects.get()
     assert post.status == Post.Status.DRAFT
     assert not Event.objects.exists()
@@ -155,11 +159,14 @@ def test_an_edit_on_an_older_version_gets_both_texts_and_merging_saves(client, d
     assert (saved.headline, saved.body) == ("Bridge shut", "<p>Shut in both directions.</p>")
 
 
-def test_stream_controls_change_what_readers_see(client, desk_editor, column, make_post):
+def test_stream_controls_change_what_readers_see(
+    client, desk_editor, column, make_post, django_capture_on_commit_callbacks
+):
     post = make_post("Talks", status=Post.Status.DRAFT, published_at=timezone.now() - timedelta(minutes=10))
 
     def act(action):
-        response = client.post(desk_url(column, "liveblog_column_desk_action", post.pk, action), **JSON)
+        with django_capture_on_commit_callbacks(execute=True):  # readers are told after commit
+            response = client.post(desk_url(column, "liveblog_column_desk_action", post.pk, action), **JSON)
         assert response.status_code == 200, response.content
         assert f'id="desk-post-{post.pk}"' in response.json()["card"]
         return Post.objects.get(pk=post.pk)

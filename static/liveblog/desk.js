@@ -562,7 +562,6 @@
       }
       if (message.desk === "presence") return onPresence(message);
       if (message.desk === "readers") return readers(message);
-      if (message.desk === "deleted") return removeCard(message.post_id);
       if (message.desk === "post") return refresh(message.post_id);
       if (message.desk === "saved" || message.desk === "conflict") return savedElsewhere(message);
     };

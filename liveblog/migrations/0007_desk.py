@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('liveblog', '0005_column_changed_at'),
+        ('liveblog', '0006_change_outbox'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
