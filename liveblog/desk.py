@@ -125,7 +125,7 @@ def desk(request, column_id):
         "column": column,
         "form": form,
         "posts": posts,
-        "can": permissions(request.user),
+        "can": editing.permissions(request.user),
         "config": {
             "column": column.pk,
             "socket": f"/ws/desk/{column.pk}/?after={last_seq}",
@@ -133,7 +133,7 @@ def desk(request, column_id):
             "post": reverse("admin:liveblog_column_desk_post", args=[column.pk, 0]),
             "card": reverse("admin:liveblog_column_desk_card", args=[column.pk, 0]),
             "autosave": reverse("admin:liveblog_column_desk_autosave", args=[column.pk]),
-            "me": editor_name(request.user),
+            "me": editing.editor_name(request.user),
             "user": request.user.pk,
             "saved": autosave_dict(saved),
             "presence_seconds": deskconsumer.PRESENCE_SECONDS,
@@ -165,7 +165,7 @@ def edit_post(request, column_id, post_id):
         form = DeskPostForm(instance=post, prefix=prefix)
         html = render_to_string(
             "admin/liveblog/_desk_composer.html",
-            {"form": form, "post": post, "can": permissions(request.user)},
+            {"form": form, "post": post, "can": editing.permissions(request.user)},
             request,
         )
         return JsonResponse({"html": html, "version": post.version, "saved": autosave_dict(saved)})
@@ -193,7 +193,7 @@ def save_from_desk(request, column, post, action, prefix):
         post.save()
         set_bylines(post, form.ordered_authors())
         Autosave.objects.filter(user=request.user, column=column, post=post if prefix != "new" else None).delete()
-        deskfeed.post_saved_by(post, request.user)
+        deskfeed.post_saved_by(post, request.user, editing.editor_name(request.user))
     if not wants_json(request):
         return redirect("admin:liveblog_column_desk", column.pk)
     return JsonResponse(
@@ -241,7 +241,7 @@ def post_action(request, column_id, post_id, action):
         for field, value in changes.items():
             setattr(post, field, value)
         post.save(update_fields=[*changes, "updated_at"])
-        deskfeed.post_saved_by(post, request.user)
+        deskfeed.post_saved_by(post, request.user, editing.editor_name(request.user))
     if not wants_json(request):
         return redirect("admin:liveblog_column_desk", column_id)
     post = Post.objects.for_display().get(pk=post.pk)
@@ -296,7 +296,7 @@ def autosave(request, column_id):
     )
     conflict = post is not None and base_version is not None and base_version != post.version
     if conflict:
-        deskfeed.autosave_conflict(column.pk, post.pk, editor_name(request.user))
+        deskfeed.autosave_conflict(column.pk, post.pk, editing.editor_name(request.user))
     return JsonResponse({"saved_at": saved.saved_at.isoformat(), "conflict": conflict})
 
 
@@ -309,7 +309,8 @@ def saved_answer(request, post):
 
 
 def card_html(request, post):
-    return render_to_string("admin/liveblog/_desk_post.html", {"post": post, "can": permissions(request.user)}, request)
+    context = {"post": post, "can": editing.permissions(request.user)}
+    return render_to_string("admin/liveblog/_desk_post.html", context, request)
 
 
 def form_errors(form):
@@ -332,23 +333,6 @@ def form_errors(form):
 
 def wants_json(request):
     return "application/json" in request.headers.get("Accept", "")
-
-
-def permissions(user):
-    return {
-        "add": user.has_perm("liveblog.add_post"),
-        "change": user.has_perm("liveblog.change_post"),
-        "delete": user.has_perm("liveblog.delete_post"),
-        "press": user.has_perm("liveblog.change_column"),
-    }
-
-
-def editor_name(user):
-    """How colleagues see this editor on the desk ("Maya Okafor is editing")."""
-    if full_name := user.get_full_name():
-        return full_name
-    author = Author.objects.filter(user=user).only("name").first()
-    return author.name if author else user.get_username()
 
 
 def default_authors(user, column):

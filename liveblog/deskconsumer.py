@@ -26,7 +26,7 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from liveblog import deskfeed, fanout
+from liveblog import deskfeed, editing, fanout
 from liveblog.broadcast import GROUP
 from liveblog.consumers import parse_after
 from liveblog.models import Column
@@ -40,10 +40,7 @@ CLOSE_POLICY = 1008
 
 
 def who_is(user):
-    from liveblog.desk import editor_name, permissions
-
-    column_ok = user.has_perm("liveblog.view_post")
-    return column_ok, editor_name(user), permissions(user)["change"]
+    return user.has_perm("liveblog.view_post"), editing.editor_name(user), editing.permissions(user)["change"]
 
 
 class DeskConsumer(AsyncWebsocketConsumer):

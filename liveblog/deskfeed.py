@@ -41,10 +41,8 @@ def changed(column_id, post_id, using=DEFAULT_DB_ALIAS):
         tell(column_id, using, kind="post", post_id=post_id)
 
 
-def post_saved_by(post, user):
-    from liveblog.desk import editor_name
-
-    tell(post.column_id, kind="saved", post_id=post.pk, version=post.version, by=editor_name(user), by_user=user.pk)
+def post_saved_by(post, user, name):
+    tell(post.column_id, kind="saved", post_id=post.pk, version=post.version, by=name, by_user=user.pk)
 
 
 def autosave_conflict(column_id, post_id, name):

@@ -1,11 +1,11 @@
-"""Rules every editing path shares (the admin change form and the desk): versions and publish times."""
+"""Rules every editing path shares (the admin change form and the desk): versions, publish times, who edits."""
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.html import format_html
 
-from liveblog.models import Post
+from liveblog.models import Author, Post
 
 
 def current_version(post_id):
@@ -57,3 +57,20 @@ def publish_time_is_now(form, cleaned):
     if instance.pk and Post.objects.filter(pk=instance.pk, status=Post.Status.PUBLISHED).exists():
         return  # already out: its time stays
     cleaned["published_at"] = timezone.now()
+
+
+def permissions(user):
+    return {
+        "add": user.has_perm("liveblog.add_post"),
+        "change": user.has_perm("liveblog.change_post"),
+        "delete": user.has_perm("liveblog.delete_post"),
+        "press": user.has_perm("liveblog.change_column"),
+    }
+
+
+def editor_name(user):
+    """How colleagues see this editor on the desk ("Maya Okafor is editing")."""
+    if full_name := user.get_full_name():
+        return full_name
+    author = Author.objects.filter(user=user).only("name").first()
+    return author.name if author else user.get_username()

@@ -95,6 +95,16 @@ def test_publish_takes_the_moment_of_publishing_and_tells_readers(
     assert event.kind == Event.Kind.PUBLISHED and "Water back on" in event.html
 
 
+def test_a_url_on_a_line_of_its_own_becomes_a_card_in_that_spot(client, desk_editor, column, author):
+    body = "<p>Before.</p><p>https://example.org/harbour</p><p>After.</p>"
+    answer = client.post(desk_url(column, "liveblog_column_desk_create"), new_post(column, author, body=body), **JSON)
+    assert answer.status_code == 200
+    card = Post.objects.get().link_cards.get()
+    assert card.url == "https://example.org/harbour"  # a placeholder now, filled by the fetcher after commit
+    html = answer.json()["card"]
+    assert html.index("Before.") < html.index('class="link-card"') < html.index("After.")
+
+
 def test_a_draft_reaches_no_reader(client, desk_editor, column, author, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         client.post(desk_url(column, "liveblog_column_desk_create"), new_post(column, author, "draft"), **JSON)
