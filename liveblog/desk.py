@@ -133,7 +133,6 @@ def desk(request, column_id):
             "post": reverse("admin:liveblog_column_desk_post", args=[column.pk, 0]),
             "card": reverse("admin:liveblog_column_desk_card", args=[column.pk, 0]),
             "autosave": reverse("admin:liveblog_column_desk_autosave", args=[column.pk]),
-            "me": editing.editor_name(request.user),
             "user": request.user.pk,
             "saved": autosave_dict(saved),
             "presence_seconds": deskconsumer.PRESENCE_SECONDS,

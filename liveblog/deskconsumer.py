@@ -4,6 +4,7 @@
 - the readers' events of the column exactly as readers get them (`{"seq", "kind", "post_id", ...}`),
   through this process's fan-out hub;
 - the desk-only events (`{"desk": "post" | "saved" | "conflict", ...}`, liveblog.deskfeed);
+- `{"desk": "welcome", "id"}` first: the id of this desk's own presence;
 - presence (`{"desk": "presence", "id", "name", "editing", "state"}`), between the consumers of the
   column's group: each announces its desk on joining, whenever the browser says what it is editing (which
   it does every PRESENCE_SECONDS, so the browser itself is the heartbeat: a closed laptop or a crashed
@@ -78,6 +79,7 @@ class DeskConsumer(AsyncWebsocketConsumer):
         after = parse_after(self.scope.get("query_string", b""))
         for item in await fanout.hub.backlog(self.feed, self.feed.last_seq if after is None else after):
             self.offer(item)
+        await self.send_json({"desk": "welcome", "id": self.channel_name})  # which presence is this tab's own
         await self.announce("here")
         await self.channel_layer.group_send(self.group, {"type": "desk.hello", "from": self.channel_name})
 

@@ -4,6 +4,7 @@ to one channel-layer group per column, which the desk consumers of that column j
 (liveblog.deskconsumer); presence goes between the consumers themselves."""
 
 import logging
+from functools import partial
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import DEFAULT_DB_ALIAS, transaction
@@ -17,7 +18,7 @@ def group(column_id):
 
 def tell(column_id, using=DEFAULT_DB_ALIAS, **event):
     """Tell the column's open desks once the current transaction commits (at once outside one)."""
-    transaction.on_commit(lambda: send(column_id, event), using=using)
+    transaction.on_commit(partial(send, column_id, event), using=using)
 
 
 def send(column_id, event):

@@ -91,12 +91,14 @@ def test_anonymous_non_staff_and_foreign_origins_are_refused(stack, column, sess
 
     async def editor_connects():
         async with desk_socket(stack, column, cookie=cookies["desk-editor"]) as socket:
+            welcome = json.loads(await asyncio.wait_for(socket.recv(), 10))
             await socket.send(json.dumps({"editing": None}))
             presence = json.loads(await asyncio.wait_for(socket.recv(), 10))
-            return presence
+            return welcome, presence
 
-    presence = run(editor_connects())
-    assert presence["desk"] == "presence" and presence["state"] == "here"
+    welcome, presence = run(editor_connects())
+    assert welcome["desk"] == "welcome"
+    assert presence["desk"] == "presence" and presence["state"] == "here" and presence["id"] == welcome["id"]
 
 
 def test_a_staff_user_without_the_right_to_change_posts_can_only_watch(stack, column, session_of, make_post):

@@ -512,12 +512,11 @@
     root.querySelector(".desk-presence-list").textContent = ["you"].concat(names).join(", ");
   }
 
-  var myId = null;
+  var myId = null; // this tab's own presence, named by the server when the socket opens
 
   function onPresence(message) {
     if (message.state === "gone") delete presence[message.id];
     else presence[message.id] = { name: message.name, editing: message.editing, seen: Date.now() };
-    if (message.name === config.me && message.editing === editing && !myId) myId = message.id;
     markEditing();
   }
 
@@ -559,6 +558,10 @@
       if (message.seq) {
         config.socket = config.socket.replace(/after=\d+/, "after=" + message.seq);
         return refresh(message.post_id);
+      }
+      if (message.desk === "welcome") {
+        myId = message.id;
+        return markEditing();
       }
       if (message.desk === "presence") return onPresence(message);
       if (message.desk === "readers") return readers(message);
