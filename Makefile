@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
 
-# The test suite and benchmarks talk to the real services (SPEC §9).
+# The test suite and benchmarks talk to the real services (docs/settings.md, Services).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/liveblog
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
@@ -32,13 +32,14 @@ run: $(VENV)/.runtime
 	DEBUG=1 $(PY) manage.py run_scheduler & scheduler=$$!; trap 'kill $$scheduler' EXIT; \
 	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
 
-# Production (SPEC §5): DATABASE_URL, REDIS_URL and SECRET_KEY come from the environment.
+# Production (docs/settings.md): DATABASE_URL, REDIS_URL and SECRET_KEY come from the environment.
 serve: $(VENV)/.runtime
 	DEBUG=0 $(PY) manage.py serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 test: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 	DJANGO_SETTINGS_MODULE=tests.settings DATABASE_URL=$(TEST_DATABASE_URL) $(PY) manage.py ensure_database
 	DJANGO_SETTINGS_MODULE=tests.settings DATABASE_URL=$(TEST_DATABASE_URL) $(PY) manage.py makemigrations --check --dry-run
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(VENV)/bin/pytest
@@ -48,9 +49,13 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/ruff format .
 
 bench: $(VENV)/.dev
-	@# The benchmark starts a redis-server of its own; readers run in processes of their own.
+	@# Each benchmark starts a redis-server of its own; readers run in processes of their own.
 	DJANGO_SETTINGS_MODULE=tests.settings DATABASE_URL=$(TEST_DATABASE_URL) $(PY) manage.py ensure_database
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/fanout.py
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/pages.py
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/reconnect.py
+	@# Two hosts in network namespaces of its own (needs root), one of them killed.
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/hosts.py
 
 clean:
 	rm -rf $(VENV) staticfiles .test-media

@@ -1,7 +1,7 @@
 """The post body: cleaning on save, and finding where its link cards stand.
 
 Templates only ever print HTML that went through clean_html(). A paragraph
-holding nothing but a URL marks the spot of that URL's link card (SPEC §1, §7).
+holding nothing but a URL marks the spot of that URL's link card (docs/reading.md, docs/editing.md).
 """
 
 import html

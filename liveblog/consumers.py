@@ -21,10 +21,9 @@ from urllib.parse import parse_qs
 from channels.consumer import AsyncConsumer
 
 from liveblog import fanout
+from liveblog.protocol import PING, PONG, Close
 
 MAX_CLIENT_MESSAGE = 64  # bytes; "ping" is all a reader says (the server also caps frames, see `serve`)
-CLOSE_POLICY = 1008
-CLOSE_TOO_BIG = 1009
 
 
 class LiveConsumer(AsyncConsumer):
@@ -57,7 +56,7 @@ class LiveConsumer(AsyncConsumer):
         try:
             feed = await fanout.hub.join(slug, self)
         except fanout.UnknownColumn:
-            return await self.close(fanout.CLOSE_UNKNOWN_COLUMN)
+            return await self.close(Close.UNKNOWN_COLUMN)
         self.feed = feed
         # Live frames that arrive while the backlog goes out wait in the outbox, behind it.
         self.flushing = asyncio.current_task()
@@ -65,9 +64,9 @@ class LiveConsumer(AsyncConsumer):
             after = feed.last_seq
         backlog = await fanout.hub.backlog(feed, after)
         if after > feed.last_seq:
-            return await self.close(fanout.CLOSE_AHEAD)
+            return await self.close(Close.AHEAD)
         if len(backlog) > fanout.BACKLOG_LIMIT:
-            return await self.close(fanout.CLOSE_BEHIND)
+            return await self.close(Close.BEHIND)
         self.sent = after
         self.outbox = collections.deque(backlog) + (self.outbox or collections.deque())
         await self.drain()
@@ -80,7 +79,7 @@ class LiveConsumer(AsyncConsumer):
             if len(self.outbox) >= fanout.QUEUE_SIZE:
                 # Too slow: let go of it now; the browser catches up over HTTP and reconnects.
                 self.leave()
-                self.closing = asyncio.ensure_future(self.close(fanout.CLOSE_SLOW))
+                self.closing = asyncio.ensure_future(self.close(Close.SLOW))
             else:
                 self.outbox.append(item)
             return
@@ -116,12 +115,12 @@ class LiveConsumer(AsyncConsumer):
         self.outbox = None  # an empty deque is 600 bytes; a reader that keeps up needs none
 
     async def client_says(self, text, data):
-        if text == "ping":
-            await self.base_send({"type": "websocket.send", "text": "pong"})
+        if text == PING:
+            await self.base_send({"type": "websocket.send", "text": PONG})
         elif len(text or data or b"") > MAX_CLIENT_MESSAGE:
-            await self.close(CLOSE_TOO_BIG)
+            await self.close(Close.TOO_BIG)
         else:
-            await self.close(CLOSE_POLICY)
+            await self.close(Close.POLICY)
 
     async def close(self, code):
         self.stop()

@@ -2,16 +2,27 @@ from ckeditor_uploader.fields import RichTextUploadingField
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 
-from liveblog import body
+from liveblog import body, protocol
 from liveblog.images import SafeImageField
 
 
-class Series(models.Model):
+class Announced(models.Model):
+    """A model readers hear of when it changes. Its save runs in a transaction of its own (or the caller's),
+    so what liveblog/changes.py records about the change commits with it or not at all. (Deletes already
+    run their signals inside the deleting transaction.)"""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        with transaction.atomic(using=kwargs.get("using")):
+            super().save(*args, **kwargs)
+
+
+class Series(Announced):
     title = models.CharField(max_length=200)
     slug = models.SlugField(max_length=200, unique=True)
     description = models.TextField(blank=True)
@@ -27,7 +38,7 @@ class Series(models.Model):
         return reverse("series", args=[self.slug])
 
 
-class Author(models.Model):
+class Author(Announced):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=200, unique=True)
     bio = models.TextField(blank=True, max_length=1000)
@@ -63,7 +74,7 @@ class ColumnQuerySet(models.QuerySet):
         )
 
 
-class Column(models.Model):
+class Column(Announced):
     class State(models.TextChoices):
         LIVE = "live", "Live"
         ENDED = "ended", "Ended"
@@ -100,8 +111,7 @@ class Column(models.Model):
         self.changed_at = timezone.now()
         if kwargs.get("update_fields") is not None:
             kwargs["update_fields"] = {*kwargs["update_fields"], "changed_at"}
-        with transaction.atomic():  # with the column_ended event it may cause (liveblog.broadcast)
-            super().save(*args, **kwargs)
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self):
         return reverse("column", args=[self.slug])
@@ -139,7 +149,7 @@ class PostQuerySet(models.QuerySet):
         return self.select_related("column").prefetch_related(*display_prefetches())
 
 
-class Post(models.Model):
+class Post(Announced):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         SCHEDULED = "scheduled", "Scheduled"
@@ -155,7 +165,7 @@ class Post(models.Model):
     )
     pinned = models.BooleanField(default=False, help_text="Keep at the top of the column.")
     key_event = models.BooleanField(default=False, help_text='List in the column\'s "Key events".')
-    # The post's identifier in the system it was imported from (SPEC §8), so re-imports update it.
+    # The post's identifier in the system it was imported from (docs/column-file.md), so re-imports update it.
     # NULL, not "", for posts made here: the per-column unique constraint ignores NULLs.
     import_key = models.CharField(max_length=200, null=True, blank=True, editable=False)  # noqa: DJ001
     created_at = models.DateTimeField(auto_now_add=True)
@@ -177,22 +187,10 @@ class Post(models.Model):
 
     def save(self, *args, **kwargs):
         self.body = body.clean_html(self.body)
-        # The event telling readers is written in the same transaction as the change (liveblog.broadcast),
-        # with the cards the body asks for in place.
-        with transaction.atomic():
-            super().save(*args, **kwargs)
-            update_fields = kwargs.get("update_fields")
-            if update_fields is None or "body" in update_fields:
-                self.ensure_link_cards()
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self):
         return reverse("post", args=[self.column.slug, self.pk])
-
-    def ensure_link_cards(self):
-        """A URL pasted on a line of its own gets a placeholder card now; the page is fetched after commit."""
-        from liveblog import linkcards
-
-        linkcards.ensure_cards(self)
 
     @property
     def modified_at(self):
@@ -219,7 +217,7 @@ def display_prefetches():
     return [models.Prefetch("bylines", queryset=Byline.objects.select_related("author")), "link_cards"]
 
 
-class Byline(models.Model):
+class Byline(Announced):
     post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="bylines")
     author = models.ForeignKey(Author, on_delete=models.PROTECT, related_name="bylines")
     position = models.PositiveSmallIntegerField(default=0)
@@ -231,12 +229,8 @@ class Byline(models.Model):
     def __str__(self):
         return f"{self.author} on {self.post}"
 
-    def save(self, *args, **kwargs):
-        with transaction.atomic():  # with the event it causes (liveblog.broadcast)
-            super().save(*args, **kwargs)
 
-
-class LinkCard(models.Model):
+class LinkCard(Announced):
     class FetchState(models.TextChoices):
         MANUAL = "manual", "Typed by hand"
         PENDING = "pending", "Fetching the page…"
@@ -271,10 +265,9 @@ class LinkCard(models.Model):
         return self.title or self.url
 
     def save(self, *args, **kwargs):
-        with transaction.atomic():  # with the event it causes (liveblog.broadcast)
-            if self._state.adding and self.pk is None:
-                self.take_over_placeholder(kwargs)
-            super().save(*args, **kwargs)
+        if self._state.adding and self.pk is None:
+            self.take_over_placeholder(kwargs)
+        super().save(*args, **kwargs)
 
     def take_over_placeholder(self, kwargs):
         """A card saved for a URL that already has an automatic card (the post was saved first, as the admin
@@ -316,19 +309,9 @@ class LinkCard(models.Model):
 class Event(models.Model):
     """One change readers must see, numbered per column; what live pushes and catch-up deliver."""
 
-    class Kind(models.TextChoices):
-        PUBLISHED = "published", "Published"
-        EDITED = "edited", "Edited"
-        PINNED = "pinned", "Pinned"
-        UNPINNED = "unpinned", "Unpinned"
-        KEY_EVENT = "key_event", "Key event toggled"
-        UNPUBLISHED = "unpublished", "Unpublished"
-        DELETED = "deleted", "Deleted"
-        COLUMN_ENDED = "column_ended", "Column ended"
-        COLUMN_REOPENED = "column_reopened", "Column reopened"
-
-    # Kinds after which readers show the post; the others remove it (or concern the column).
-    SHOWING = (Kind.PUBLISHED, Kind.EDITED, Kind.PINNED, Kind.UNPINNED, Kind.KEY_EVENT)
+    # The kinds, and which of them show the post, belong to the live protocol (liveblog/protocol.py).
+    Kind = protocol.Kind
+    SHOWING = protocol.SHOWING
 
     column = models.ForeignKey(Column, on_delete=models.CASCADE, related_name="events")
     seq = models.PositiveBigIntegerField()
@@ -353,13 +336,45 @@ class Event(models.Model):
         return reverse("column_events", args=[self.column.slug]) + f"?after={self.seq - 1}"
 
     def as_dict(self):
+        """The event's frame (liveblog/protocol.py)."""
         return {
-            "seq": self.seq,
-            "kind": self.kind,
-            "post_id": self.post_id,
-            "html": self.html,
-            "key_html": self.key_html,
+            protocol.Field.SEQ: self.seq,
+            protocol.Field.KIND: self.kind,
+            protocol.Field.POST_ID: self.post_id,
+            protocol.Field.HTML: self.html,
+            protocol.Field.KEY_HTML: self.key_html,
         }
+
+
+class Change(models.Model):
+    """A change readers must hear of, not yet turned into an Event: the outbox of liveblog/broadcast.py.
+
+    Written in the change's own transaction (liveblog/changes.py), so a committed change always has one;
+    taking no lock on the column, so a transaction left open holds up nobody else's publishing. After
+    commit the publisher turns a column's changes into events and deletes them in one short transaction.
+    """
+
+    # Plain numbers, not foreign keys: a foreign key would lock the column row against concurrent writers
+    # of it, and the change of a deleted post or column must outlive it.
+    column_id = models.BigIntegerField()
+    post_id = models.BigIntegerField(null=True, blank=True, help_text="None: the column itself changed.")
+    # Whether the change's transaction could move Column.changed_at (it skips a column row another
+    # transaction holds); the publisher moves it otherwise.
+    touched = models.BooleanField(default=True)
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["column_id", "id"], name="change_column_idx"),
+            models.Index(fields=["recorded_at"], name="change_recorded_idx"),
+        ]
+
+    def __str__(self):
+        return f"column {self.column_id} post {self.post_id} at {self.recorded_at:%H:%M:%S}"
+
+    def get_absolute_url(self):
+        return reverse("column_events", args=[Column.objects.get(pk=self.column_id).slug])
 
 
 def require_description(instance, image_field, description_field):
@@ -373,34 +388,3 @@ def require_description(instance, image_field, description_field):
             },
             code="description_required",
         )
-
-
-# The column's last change. Whatever alters what a column's readers see touches it
-# here, once per save or delete, with a single UPDATE.
-@receiver([post_save, post_delete], sender=Post)
-def post_changed(sender, instance, **kwargs):
-    Column.objects.filter(pk=instance.column_id).touch()
-
-
-@receiver([post_save, post_delete], sender=Byline)
-@receiver([post_save, post_delete], sender=LinkCard)
-def post_part_changed(sender, instance, **kwargs):
-    Column.objects.filter(posts=instance.post_id).touch()
-
-
-@receiver(post_save, sender=Author)
-def author_changed(sender, instance, created, **kwargs):
-    if not created:  # names and links in bylines
-        Column.objects.filter(posts__bylines__author=instance).touch()
-
-
-@receiver(post_save, sender=Series)
-def series_changed(sender, instance, **kwargs):
-    Column.objects.filter(series=instance).touch()
-
-
-@receiver([post_save, post_delete], sender=Column)
-def series_neighbours_changed(sender, instance, **kwargs):
-    # The next column of the series links back to this one ("the previous column ... here").
-    if instance.series_id is not None:
-        Column.objects.filter(series_id=instance.series_id).exclude(pk=instance.pk).touch()

@@ -1,4 +1,4 @@
-"""One settings file, driven by the environment (SPEC §4).
+"""One settings file, driven by the environment (docs/settings.md).
 
 With no environment at all it runs the demo: SQLite, the in-memory channel
 layer and DEBUG on. Production sets DEBUG=0, SECRET_KEY, DATABASE_URL and
@@ -10,12 +10,22 @@ from pathlib import Path
 
 import dj_database_url
 from csp.constants import NONCE, NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+FLAG_ON = ("1", "true", "yes", "on")
+FLAG_OFF = ("0", "false", "no", "off", "")
 
 
 def env_flag(name, default):
-    return os.environ.get(name, default).strip().lower() in ("1", "true", "yes", "on")
+    """An on/off setting. Anything else stops start-up: a mistyped DEBUG=flase must not quietly mean off."""
+    value = os.environ.get(name, default).strip().lower()
+    if value not in FLAG_ON + FLAG_OFF:
+        raise ImproperlyConfigured(
+            f"The environment variable {name}={os.environ[name]!r} is neither on nor off: "
+            f"use {', '.join(FLAG_ON)} to turn it on, or {', '.join(filter(None, FLAG_OFF))} to turn it off."
+        )
+    return value in FLAG_ON
 
 
 DEBUG = env_flag("DEBUG", "0")
@@ -45,6 +55,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "liveblog.middleware.hide_vendor_demos",
     "servestatic.middleware.ServeStaticMiddleware",
+    # Readers' pages from the cache, before the session and auth machinery (liveblog/caching.py).
+    "liveblog.caching.kept_pages",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -84,6 +96,11 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 # Each server process compares its last handed-out event with the database this often (liveblog.fanout):
 # the safety net under the channel layer's at-most-once delivery, and the demo's path for the scheduler.
 LIVE_RECONCILE_SECONDS = float(os.environ.get("LIVE_RECONCILE_SECONDS", "2"))
+# A server process's channel leaves the channel layer's group this long after it last re-joined: a process
+# that died (SIGKILL, out of memory) stops receiving publications within it. Live processes re-join three
+# times as often (liveblog.fanout). channels-redis's default is a day, during which every publication would
+# queue a message for the dead and log "channels over capacity".
+LIVE_GROUP_EXPIRY = int(os.environ.get("LIVE_GROUP_EXPIRY", "30"))
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -93,12 +110,25 @@ if REDIS_URL:
                 # in BZPOPMIN: idle receivers then fail now and then. Reads get room beyond the block.
                 "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 3}],
                 "prefix": os.environ.get("CHANNEL_PREFIX", "liveblog"),
+                "group_expiry": LIVE_GROUP_EXPIRY,
             },
         }
     }
 else:
     # One process only: the demo. Production sets REDIS_URL.
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# What readers get is rendered once per change and kept here (liveblog/caching.py): in Redis when there is
+# one, so every process and host shares it; otherwise in this process's memory (the demo).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+}
+CACHES["default"]["KEY_PREFIX"] = os.environ.get("CHANNEL_PREFIX", "liveblog")
+# Readers' requests read the column's validator and the kept page on a few shared threads (and database
+# connections), not on a thread and connection per request (liveblog.caching.kept_pages).
+READ_PAGES_IN_SHARED_POOL = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -108,7 +138,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-# Readers see GMT (SPEC §1); the browser adds the relative time.
+# Readers see GMT (docs/reading.md); the browser adds the relative time.
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -42,10 +42,9 @@ def home(request):
     return render(request, "liveblog/home.html", {"columns": columns})
 
 
+@caching.cached_by_column
 def column(request, slug):
     column = get_object_or_404(with_last_seq(Column.objects.select_related("series")), slug=slug)
-    if (unchanged := caching.not_modified(request, column.changed_at)) is not None:
-        return unchanged
     # Through the related manager, each post knows its column without a query.
     published = column.posts.published()
 
@@ -68,7 +67,7 @@ def column(request, slug):
     key_events = [] if before else list(published.filter(key_event=True))
     prefetch_related_objects(pinned + posts, *display_prefetches())
 
-    response = render(
+    return render(
         request,
         "liveblog/column.html",
         {
@@ -82,12 +81,11 @@ def column(request, slug):
             "editor": is_editor(request),
         },
     )
-    return caching.cacheable(request, response, column.changed_at)
 
 
 @caching.cached_by_column
 def column_events(request, slug):
-    """Catch-up (SPEC §3): the events after `after`, oldest first, each with the post's HTML."""
+    """Catch-up (docs/live.md): the events after `after`, oldest first, each with the post's HTML."""
     column = get_object_or_404(with_last_seq(Column.objects.only("pk", "slug")), slug=slug)
     try:
         after = int(request.GET.get("after", "0"))
@@ -109,14 +107,11 @@ def column_events(request, slug):
     return response
 
 
+@caching.cached_by_column
 def post(request, slug, post_id):
+    # Publishing, editing or removing a post changes its column: the column's validator covers the page.
     post = get_object_or_404(Post.objects.published().for_display(), column__slug=slug, pk=post_id)
-    if (unchanged := caching.not_modified(request, post.column.changed_at)) is not None:
-        return unchanged
-    response = render(
-        request, "liveblog/post.html", {"column": post.column, "post": post, "editor": is_editor(request)}
-    )
-    return caching.cacheable(request, response, post.column.changed_at)
+    return render(request, "liveblog/post.html", {"column": post.column, "post": post, "editor": is_editor(request)})
 
 
 @caching.cached_by_series
@@ -139,7 +134,7 @@ def database_answers():
 
 
 async def healthz(request):
-    """200 when the database and the channel layer answer (SPEC §3)."""
+    """200 when the database and the channel layer answer (docs/urls.md)."""
     try:
         await sync_to_async(database_answers)()
         layer = get_channel_layer()

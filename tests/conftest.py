@@ -1,49 +1,64 @@
+"""The fixtures every test may use. Shared code that is not a fixture lives in tests/support/."""
+
 import os
+import shutil
 
 import pytest
-from django.db import transaction
-from django.utils import timezone
+from django.conf import settings
 
-from liveblog.models import Author, Byline, Column, LinkCard, Post, Series
-
-# Fixtures for the production stack (server processes, a private redis-server).
-pytest_plugins = ["tests.stack"]
+from liveblog import runtime
+from tests.support import factories
+from tests.support.stack import Stack, collect_static
 
 # Playwright's sync API keeps an event loop running in the test thread; the ORM
 # calls a test makes beside it are still plain synchronous calls.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def background_machinery():
+    """This process saves content like a command does: with the publisher and the link-card pool running."""
+    with runtime.running():
+        yield
+
+
 @pytest.fixture
 def series(db):
-    return Series.objects.create(title="Syria Crisis", slug="syria-crisis")
+    return factories.make_series("Syria Crisis", "syria-crisis")
 
 
 @pytest.fixture
 def column(db, series):
-    return Column.objects.create(title="Aleppo: live updates", slug="aleppo-live", series=series)
+    return factories.make_column("Aleppo: live updates", "aleppo-live", series=series)
 
 
 @pytest.fixture
 def author(db):
-    return Author.objects.create(name="Rania Haddad", slug="rania-haddad")
+    return factories.make_author("Rania Haddad", "rania-haddad")
 
 
 @pytest.fixture
 def make_post(column, author):
+    """Makes a published post in `column` by `author` (see factories.make_post for the rest)."""
+
     def make(headline="An update", body="<p>Text.</p>", column=column, authors=(author,), cards=(), **fields):
-        fields.setdefault("status", Post.Status.PUBLISHED)
-        fields.setdefault("published_at", timezone.now())
-        # One transaction, like the admin saving a post with its inlines: readers get one event.
-        with transaction.atomic():
-            post = Post.objects.create(column=column, headline=headline, body=body, **fields)
-            for position, each in enumerate(authors):
-                Byline.objects.create(post=post, author=each, position=position)
-            for url in cards:
-                LinkCard.objects.create(post=post, url=url, title=f"Card for {url}")
-        return post
+        return factories.make_post(column, headline, body, authors=authors, cards=cards, **fields)
 
     return make
+
+
+@pytest.fixture
+def newsroom_editor(db):
+    """A newsroom editor: staff with the Liveblog permissions, not a superuser."""
+    return factories.make_editor("editor", password="editor-test-pass")
+
+
+@pytest.fixture
+def editor_client(client, newsroom_editor):
+    """The test client, logged in as the newsroom editor."""
+    client.force_login(newsroom_editor)
+    client.defaults["HTTP_ORIGIN"] = "http://testserver"  # as a browser sends with every POST
+    return client
 
 
 CHROMIUM_ARGS = [
@@ -62,8 +77,6 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="session")
 def chromium():
     """The machine's real Chromium, driven by Playwright (which cannot download its own here)."""
-    import shutil
-
     from playwright.sync_api import sync_playwright
 
     executable = shutil.which("chromium") or "/usr/bin/chromium"
@@ -79,3 +92,21 @@ def page(chromium):
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture(scope="session")
+def collected_static():
+    """STATIC_ROOT as `serve` fills it, once per run: the production stack and live_server both serve it."""
+    collect_static()
+    return settings.STATIC_ROOT
+
+
+@pytest.fixture(scope="session")
+def stack(django_db_setup, collected_static):
+    """The production stack on the machine's Redis (this run's own prefix), for the whole session.
+
+    Without its scheduler: that would publish other tests' scheduled posts behind their backs; the test of
+    scheduled posts runs `run_scheduler` itself, and the fault tests run the stack whole."""
+    server = Stack(settings.REDIS_URL, scheduler=False).start()
+    yield server
+    server.stop()

@@ -3,33 +3,19 @@
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
 from liveblog import images
 from liveblog.models import Author, Column, LinkCard, Post
-from tests.adminforms import post_form
-from tests.imagefiles import image_bytes
+from tests.support.admin import post_form
+from tests.support.images import image_bytes
 
 pytestmark = pytest.mark.django_db
 
 ADD_URL = reverse("admin:liveblog_post_add")
-
-
-@pytest.fixture
-def editor(db):
-    """A newsroom editor: staff with the Liveblog permissions, not a superuser."""
-    user = User.objects.create_user("editor", password="editor-test-pass", is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label="liveblog"))
-    return user
-
-
-@pytest.fixture
-def editor_client(client, editor):
-    client.force_login(editor)
-    return client
 
 
 @pytest.fixture
@@ -194,7 +180,7 @@ def test_set_as_default_press_image_from_the_admin(editor_client, card_with_imag
     assert "is now the press image" in editor_client.get(change_url).content.decode()
 
 
-def test_readers_never_see_the_press_image_button(client, editor, card_with_image):
+def test_readers_never_see_the_press_image_button(client, newsroom_editor, card_with_image):
     column = card_with_image.post.column
     assert "Set as default press image" not in client.get(column.get_absolute_url()).content.decode()
     assert "Set as default press image" not in client.get(card_with_image.post.get_absolute_url()).content.decode()
@@ -211,7 +197,7 @@ def test_readers_never_see_the_press_image_button(client, editor, card_with_imag
     client.force_login(User.objects.create_user("intern", is_staff=True))
     assert client.post(reverse("set_press_image", args=[card_with_image.pk])).status_code == 403
 
-    client.force_login(editor)
+    client.force_login(newsroom_editor)
     page = client.get(column.get_absolute_url()).content.decode()
     assert "Set as default press image" in page
     client.post(reverse("set_press_image", args=[card_with_image.pk]), {"next": column.get_absolute_url()})

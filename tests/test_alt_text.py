@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from liveblog.models import Author, Column, LinkCard
-from tests.richpages import png
+from tests.support.images import png
 
 pytestmark = pytest.mark.django_db
 

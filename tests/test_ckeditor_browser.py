@@ -5,7 +5,7 @@ from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
 from PIL import Image
 
-from tests.imagefiles import jpeg_with_exif
+from tests.support.images import jpeg_with_exif
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 

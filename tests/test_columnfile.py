@@ -1,4 +1,4 @@
-"""import_column and export_column (SPEC §8): round trips, idempotence, and refusing malformed files."""
+"""import_column and export_column (docs/column-file.md): round trips, idempotence, and refusing malformed files."""
 
 import base64
 import io
@@ -13,8 +13,9 @@ from django.core.management import CommandError, call_command
 from PIL import Image
 
 from liveblog import columnfile
+from liveblog.columnfile import fields, writing
 from liveblog.models import Author, Byline, Column, LinkCard, Post, Series
-from tests.imagefiles import image_bytes, jpeg_with_exif, png_claiming_size
+from tests.support.images import image_bytes, jpeg_with_exif, png_claiming_size
 
 pytestmark = pytest.mark.django_db
 
@@ -318,6 +319,12 @@ MALFORMED = [
         "2016-10-11T08:00:00",
         "no time zone",
     ),
+    (
+        "published_at null",
+        mutate(("posts", 1, "published_at"), None),
+        '"published_at": null',
+        "must be a date and time",
+    ),
     ("impossible date", mutate(("posts", 0, "published_at"), "2016-02-30T08:00:00Z"), "2016-02-30", "is not a date"),
     ("empty headline", mutate(("posts", 2, "headline"), ""), '"headline": ""', "must not be empty"),
     ("headline a number", mutate(("posts", 1, "headline"), 4242), "4242", "expected text"),
@@ -447,7 +454,7 @@ def test_a_file_that_is_not_utf8_is_refused(tmp_path):
 
 
 def test_a_failure_while_writing_rolls_back_posts_and_images(folder, monkeypatch):
-    real = columnfile.apply_post
+    real = writing.apply_post
     calls = []
 
     def failing(column, spec, *args):
@@ -456,7 +463,7 @@ def test_a_failure_while_writing_rolls_back_posts_and_images(folder, monkeypatch
             raise RuntimeError("the database went away")
         return real(column, spec, *args)
 
-    monkeypatch.setattr(columnfile, "apply_post", failing)
+    monkeypatch.setattr(writing, "apply_post", failing)
     before = media_files()
     with pytest.raises(RuntimeError):
         import_column(write(folder, column_file()))
@@ -470,3 +477,22 @@ def test_a_deeply_nested_file_is_refused_not_crashed_on(tmp_path):
     path.write_text('{"column": ' + "[" * 950 + "]" * 950 + "}")
     with pytest.raises(CommandError, match="line 1:"):
         import_column(path)
+
+
+def test_lengths_and_choices_are_the_models(folder):
+    """One field table; its limits are what an editor may save, e.g. a card's summary up to 1,000 characters."""
+    for shape in (fields.SERIES, fields.COLUMN, fields.POST, fields.CARD):
+        for field in shape.fields:
+            if isinstance(field, fields.Text) and field.model_field_object.max_length:
+                assert field.longest == field.model_field_object.max_length, field.name
+            if isinstance(field, fields.Choice):
+                assert field.choices == [value for value, _ in field.model_field_object.choices], field.name
+
+    data = column_file()
+    data["posts"][0]["link_cards"][0]["summary"] = "s" * 1000
+    import_column(write(folder, data))
+    assert LinkCard.objects.get().summary == "s" * 1000
+
+    data["posts"][0]["link_cards"][0]["summary"] = "s" * 1001
+    with pytest.raises(CommandError, match=r"link_cards\[0\]\.summary: is 1001 characters long; the most is 1000"):
+        import_column(write(folder, data))

@@ -4,7 +4,7 @@ import feedparser
 import pytest
 
 from liveblog.models import Column, Post
-from tests.richpages import build_rich_column
+from tests.support.richpages import build_rich_column
 
 pytestmark = pytest.mark.django_db
 

@@ -4,28 +4,20 @@ import io
 import re
 
 import pytest
-from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
 from liveblog.models import Author, Column, LinkCard
-from tests.adminforms import post_form
-from tests.imagefiles import image_bytes, jpeg_with_exif, png_claiming_size
+from tests.support.admin import post_form
+from tests.support.images import image_bytes, jpeg_with_exif, png_claiming_size
 
 pytestmark = pytest.mark.django_db
 
 NOT_AN_IMAGE = "Upload a valid image: JPEG, PNG, GIF or WebP."
 TOO_MANY_PIXELS = "This image has too many pixels."
 TOO_LARGE = "limit for images"
-
-
-@pytest.fixture
-def editor_client(client):
-    client.force_login(User.objects.create_superuser("chief", password="chief-test-pass"))
-    client.defaults["HTTP_ORIGIN"] = "http://testserver"  # as a browser sends with every POST
-    return client
 
 
 def upload(name, data, content_type="image/png"):

@@ -15,7 +15,8 @@ from django.db import connection
 from django.test import override_settings
 
 from liveblog.models import Post
-from tests.stack import RedisServer, Stack, fill_new_post, logged_in_editor, wait_for
+from tests.support.admin import fill_new_post, logged_in_editor
+from tests.support.stack import RedisServer, Stack, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.django_db(transaction=True)]
 
@@ -134,26 +135,24 @@ def test_server_restart_while_posts_keep_coming(fault_stack, readers, column, ma
 def test_redis_restart_and_an_admin_save_while_redis_is_down(
     chromium, fault_stack, private_redis, readers, column, make_post, author
 ):
-    editor_pages = logged_in_editor(chromium, fault_stack)
-    editor = next(editor_pages)
-    newsroom = Newsroom(make_post)
-    newsroom.start()
-    time.sleep(1.5)
-    private_redis.stop()
-    time.sleep(1)
-    newsroom.stop()  # the last posts and the admin save below are written while Redis is down
+    with logged_in_editor(chromium, fault_stack) as editor:
+        newsroom = Newsroom(make_post)
+        newsroom.start()
+        time.sleep(1.5)
+        private_redis.stop()
+        time.sleep(1)
+        newsroom.stop()  # the last posts and the admin save below are written while Redis is down
 
-    editor.goto(f"{fault_stack.url}/admin/liveblog/post/add/")
-    fill_new_post(editor, column, "Saved while Redis was down", "<p>Nothing is lost.</p>", author.name)
-    editor.click("input[name=_save]")
-    editor.wait_for_selector(".messagelist .success")
-    saved = Post.objects.get(headline="Saved while Redis was down")
+        editor.goto(f"{fault_stack.url}/admin/liveblog/post/add/")
+        fill_new_post(editor, column, "Saved while Redis was down", "<p>Nothing is lost.</p>", author.name)
+        editor.click("input[name=_save]")
+        editor.wait_for_selector(".messagelist .success")
+        saved = Post.objects.get(headline="Saved while Redis was down")
 
-    private_redis.start()
-    for page in readers:
-        page.wait_for_selector(f"#post-{saved.pk}", timeout=30000)
-    assert_readers_show_the_database(readers, column)
-    next(editor_pages, None)
+        private_redis.start()
+        for page in readers:
+            page.wait_for_selector(f"#post-{saved.pk}", timeout=30000)
+        assert_readers_show_the_database(readers, column)
 
 
 def test_the_browser_fills_a_gap_and_ignores_duplicates(fault_stack, readers, column, make_post):

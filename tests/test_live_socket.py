@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from liveblog.broadcast import render_post
 from liveblog.models import Column, Event, Post
-from tests.stack import Stack
+from tests.support.stack import Stack
 
 pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
 
@@ -85,7 +85,7 @@ def test_reader_gets_what_it_missed_then_live_events_in_order(stack, column, mak
 
 def test_scheduled_posts_go_live_with_nobody_at_the_keyboard(stack, column, make_post):
     """The scheduler process `make serve` runs publishes the post at its time; readers get it live."""
-    from tests.stack import ROOT, stack_env
+    from tests.support.stack import ROOT, stack_env
 
     scheduler = subprocess.Popen(
         [sys.executable, "manage.py", "run_scheduler"], cwd=ROOT, env=stack_env(stack.redis_url)
@@ -335,7 +335,7 @@ def close_code_of(slow):
 def test_the_demo_stack_delivers_the_schedulers_posts_through_the_database(column, make_post):
     """`make run`: one daphne process on the in-memory layer, the scheduler a second process that cannot reach
     it; the server's hub finds the scheduler's events in the database within seconds."""
-    from tests.stack import ROOT, free_port, stack_env, wait_for
+    from tests.support.stack import ROOT, free_port, stack_env, wait_for
 
     port = free_port()
     env = {**stack_env(""), "DEBUG": "1", "LIVE_RECONCILE_SECONDS": "1"}

@@ -5,7 +5,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from liveblog import images
 from liveblog.models import Column
-from tests.imagefiles import image_bytes
+from tests.support.images import image_bytes
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 

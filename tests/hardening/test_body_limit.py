@@ -102,14 +102,13 @@ def test_bodies_under_the_cap_reach_django(stack):
 
 @pytest.mark.browser
 def test_an_editor_choosing_a_60_mb_file_is_told_why(stack, chromium, tmp_path):
-    from tests.stack import logged_in_editor
+    from tests.support.admin import logged_in_editor
 
     huge = tmp_path / "raw-scan.jpg"
     with huge.open("wb") as f:
         f.truncate(SIXTY_MB)
-    generator = logged_in_editor(chromium, stack)
-    page = next(generator)
-    try:
+    with logged_in_editor(chromium, stack) as signed_in:
+        page = signed_in
         page.goto(f"{stack.url}/admin/liveblog/column/add/")
         page.fill("#id_title", "Storm")
         page.set_input_files("#id_header_photo", str(huge))
@@ -117,5 +116,3 @@ def test_an_editor_choosing_a_60_mb_file_is_told_why(stack, chromium, tmp_path):
         page.wait_for_selector("h1")
         assert "Upload too large" in page.inner_text("h1")
         assert "at most 12.0 MB in one request" in page.inner_text("body")
-    finally:
-        generator.close()

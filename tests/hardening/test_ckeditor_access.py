@@ -6,7 +6,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from tests.imagefiles import image_bytes
+from tests.support.images import image_bytes
 
 pytestmark = pytest.mark.django_db
 TOKEN = "t" * 40

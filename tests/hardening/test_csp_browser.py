@@ -5,6 +5,7 @@ exception of liveblog/csp.py). A violation anywhere (any frame) fails the test, 
 as an editor uses it: typing, source mode, the image upload dialog, saving.
 """
 
+import contextlib
 import re
 import urllib.request
 
@@ -12,9 +13,9 @@ import pytest
 from django.contrib.auth.models import User
 
 from liveblog.models import Post
-from tests.imagefiles import image_bytes
-from tests.richpages import build_rich_column
-from tests.stack import logged_in_editor
+from tests.support.admin import logged_in_editor
+from tests.support.images import image_bytes
+from tests.support.richpages import build_rich_column
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.django_db(transaction=True)]
 
@@ -66,7 +67,8 @@ class Watched:
 
 @pytest.fixture
 def editor_page(chromium, stack):
-    yield from logged_in_editor(chromium, stack)
+    with logged_in_editor(chromium, stack) as signed_in:
+        yield signed_in
 
 
 def test_reader_pages_get_the_strict_policy_and_work_under_it(stack, page):
@@ -136,9 +138,8 @@ def test_every_admin_page_works_under_its_policy(stack, chromium):
     login.visit(stack.url + "/admin/login/")
     login.page.context.close()
     strict, editor = admin_pages(column, posts[1])
-    generator = logged_in_editor(chromium, stack)
-    watched = Watched(next(generator))
-    try:
+    with logged_in_editor(chromium, stack) as signed_in:
+        watched = Watched(signed_in)
         for path in strict:
             policy = directives(watched.visit(stack.url + path).headers["content-security-policy"])
             assert "'unsafe-inline'" not in policy["script-src"] + policy["style-src"], path
@@ -150,25 +151,33 @@ def test_every_admin_page_works_under_its_policy(stack, chromium):
             if "/post/" in path:
                 watched.page.wait_for_function("() => window.CKEDITOR && CKEDITOR.instances.id_body.status === 'ready'")
                 watched.check(path)
+
+
+@contextlib.contextmanager
+def logged_in_here(chromium, live_server):
+    """An editor on the in-process live server (the tests' own password hasher)."""
+    User.objects.create_superuser("csp-editor", password="csp-editor-pass")
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/admin/login/")
+        page.fill("#id_username", "csp-editor")
+        page.fill("#id_password", "csp-editor-pass")
+        page.click("input[type=submit]")
+        page.wait_for_selector("#user-tools")
+        yield page
     finally:
-        generator.close()
+        context.close()
 
 
 def test_ckeditor_typing_source_mode_and_image_upload_under_the_policy(live_server, chromium, tmp_path):
     # On the in-process live server (same middleware, same policy): it saves through the admin, and a
-    # long-lived server process would keep content-type ids from before an earlier test's flush.
+    # long-lived server process keeps content-type ids from before an earlier test flushed the tables.
     _, posts = build_rich_column()
     post = posts[1]
-    User.objects.create_superuser("csp-editor", password="csp-editor-pass")
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    watched = Watched(context.new_page())
-    page = watched.page
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "csp-editor")
-    page.fill("#id_password", "csp-editor-pass")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#user-tools")
-    try:
+    with logged_in_here(chromium, live_server) as signed_in:
+        watched = Watched(signed_in)
+        page = watched.page
         watched.visit(f"{live_server.url}/admin/liveblog/post/{post.pk}/change/")
         page.wait_for_function("() => window.CKEDITOR && CKEDITOR.instances.id_body.status === 'ready'")
 
@@ -219,5 +228,3 @@ def test_ckeditor_typing_source_mode_and_image_upload_under_the_policy(live_serv
             "() => [...document.images].some(i => i.src.includes('/media/uploads/') && i.naturalWidth > 0)"
         )
         reader.page.context.close()
-    finally:
-        context.close()

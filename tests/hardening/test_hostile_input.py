@@ -31,10 +31,9 @@ from django.utils import timezone
 
 from liveblog import body, linkcards
 from liveblog.models import Author, Byline, Column, LinkCard, Post, Series
-from tests.adminforms import post_form
 from tests.hardening.detect import Detector, feed_hazards, html_hazards
 from tests.hardening.payloads import PAYLOADS, URL_PAYLOADS
-from tests.stack import PASSWORD
+from tests.support.admin import PASSWORD, post_form
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.django_db(transaction=True)]
 

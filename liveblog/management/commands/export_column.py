@@ -9,7 +9,7 @@ from liveblog.models import Column
 
 class Command(BaseCommand):
     help = (
-        "Write one column in the import_column shape (SPEC §8). With --output, images go next to the file "
+        "Write one column in the import_column shape (docs/column-file.md). With --output, images go next to the file "
         "under media/; without it the JSON goes to standard output with images as data URLs."
     )
 

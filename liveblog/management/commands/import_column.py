@@ -1,17 +1,22 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from liveblog import runtime
 from liveblog.columnfile import ColumnFileError, import_file
 
 
 class Command(BaseCommand):
-    help = "Create or update one column from a JSON file (SPEC §8). Importing the same file again changes nothing."
+    help = (
+        "Create or update one column from a JSON file (docs/column-file.md). "
+        "Importing the same file again changes nothing."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="the column file; image paths in it are relative to its folder")
 
     def handle(self, *args, file, **options):
         try:
-            summary = import_file(file)
+            with runtime.running():  # publishes the import's events; fetches its link cards before exiting
+                summary = import_file(file)
         except FileNotFoundError:
             raise CommandError(f"{file}: no such file") from None
         except ColumnFileError as error:

@@ -4,6 +4,7 @@ import io
 import struct
 import zlib
 
+from django.core.files.base import ContentFile
 from PIL import Image
 
 
@@ -33,3 +34,10 @@ def png_claiming_size(width, height):
     body = b"IHDR" + struct.pack(">II", width, height) + real[ihdr_start + 12 : ihdr_start + 17]
     chunk = body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
     return real[:ihdr_start] + chunk + real[ihdr_start + len(chunk) :]
+
+
+def png(color=(200, 40, 40), size=(64, 40)):
+    """A plain PNG of one colour, ready to save into an ImageField."""
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, "PNG")
+    return ContentFile(out.getvalue())

@@ -15,14 +15,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pytest
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import PBKDF2PasswordHasher, make_password
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SECRET = "test-secret-key-for-the-production-stack-" + "x" * 20
-PASSWORD = "correct horse battery staple"
 
 
 def free_port():
@@ -69,12 +65,13 @@ def stack_env(redis_url):
 class Stack:
     """`manage.py serve` (WORKERS uvicorn processes + the scheduler) with the test database."""
 
-    def __init__(self, redis_url, workers=2, setup=False, env=None, scheduler=True):
+    def __init__(self, redis_url, workers=2, setup=False, env=None, scheduler=True, log=None, port=None):
         self.redis_url = redis_url
+        self.log = log  # a file for the server's output, when the test reads it
         self.scheduler = scheduler
         self.env = env or {}
         self.workers = workers
-        self.port = free_port()
+        self.port = port or free_port()
         self.setup = setup
         self.process = None
 
@@ -92,9 +89,17 @@ class Stack:
             command.append("--no-setup")
         if not self.scheduler:
             command.append("--no-scheduler")
+        output = open(self.log, "a") if self.log else None  # noqa: SIM115  the server writes to it until it stops
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env={**stack_env(self.redis_url), **self.env}, start_new_session=True
+            command,
+            cwd=ROOT,
+            env={**stack_env(self.redis_url), **self.env},
+            start_new_session=True,
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
         )
+        if output:
+            output.close()  # the child has its own copy
         wait_for(self.healthy, timeout=60, interval=0.2, message="the server to answer /healthz")
         return self
 
@@ -115,6 +120,16 @@ class Stack:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+
+    def children(self):
+        """The pids of the server's worker and scheduler processes."""
+        try:
+            return [
+                int(pid)
+                for pid in Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+            ]
+        except OSError:
+            return []
 
     def restart(self):
         self.stop()
@@ -158,55 +173,9 @@ class RedisServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def collected_static():
-    """The production stack serves hashed static files: collect them once per run."""
+def collect_static():
+    """What `serve` does before it starts: hashed, compressed static files and their manifest in STATIC_ROOT.
+
+    The original names are collected too, so a live_server with the test settings serves from the same folder."""
     env = stack_env(settings.REDIS_URL)
     subprocess.run([sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)
-
-
-@pytest.fixture(scope="session")
-def stack(django_db_setup, collected_static):
-    """The production stack on the machine's Redis (this run's own prefix), for the whole session.
-
-    Without its scheduler: that would publish other tests' scheduled posts behind their backs; the test of
-    scheduled posts runs `run_scheduler` itself, and the fault tests run the stack whole."""
-    server = Stack(settings.REDIS_URL, scheduler=False).start()
-    yield server
-    server.stop()
-
-
-def logged_in_editor(chromium, server):
-    """A Chromium page logged in to the stack's admin as a superuser."""
-    user = get_user_model().objects.create_superuser("editor", "editor@example.org")
-    # The server runs the production settings, whose hashers do not include the tests' fast one.
-    user.password = make_password(PASSWORD, hasher=PBKDF2PasswordHasher())
-    user.save()
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.goto(f"{server.url}/admin/login/")
-    page.fill("#id_username", "editor")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#user-tools")
-    yield page
-    context.close()
-
-
-def fill_new_post(page, column, headline, body_html, author_name):
-    """The admin's add form, as an editor fills it: column, headline, a byline picked with the autocomplete,
-    the body in CKEditor, published."""
-    page.select_option("#id_column", str(column.pk))
-    page.fill("#id_headline", headline)
-    page.click("#bylines-0 .select2-selection")
-    page.fill(".select2-search__field", author_name.split()[0])
-    page.click(f".select2-results__option:has-text('{author_name}')")
-    fill_body(page, body_html)
-    page.select_option("#id_status", "published")
-
-
-def fill_body(page, html):
-    # A function, not an expression: Playwright evaluates expressions with eval, which the CSP refuses.
-    ready = "() => window.CKEDITOR && CKEDITOR.instances.id_body && CKEDITOR.instances.id_body.status === 'ready'"
-    page.wait_for_function(ready)
-    page.evaluate("html => CKEDITOR.instances.id_body.setData(html)", html)

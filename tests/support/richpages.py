@@ -1,25 +1,18 @@
 """A column with everything a reader can meet: series, photos, pinned post, key events, cards with images."""
 
-import io
 from datetime import UTC, datetime, timedelta
 
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from PIL import Image
 
-from liveblog.models import Author, Byline, Column, LinkCard, Post, Series
-
-
-def png(color=(200, 40, 40), size=(64, 40)):
-    out = io.BytesIO()
-    Image.new("RGB", size, color).save(out, "PNG")
-    return ContentFile(out.getvalue())
+from liveblog.models import Byline, Column, LinkCard, Post
+from tests.support.factories import make_author, make_column, make_series
+from tests.support.images import png
 
 
 def build_rich_column():
-    series = Series.objects.create(title="Syria Crisis", slug="syria-crisis", description="Our running coverage.")
-    Column.objects.create(
+    series = make_series("Syria Crisis", "syria-crisis", description="Our running coverage.")
+    make_column(
         title="Aleppo: the day before",
         slug="aleppo-before",
         series=series,
@@ -38,11 +31,11 @@ def build_rich_column():
     column.header_photo.save("header.png", png((90, 90, 120), (320, 180)), save=False)
     column.press_image.save("press.png", png((10, 120, 60), (1200, 630)), save=False)
     column.save()
-    rania = Author.objects.create(name="Rania Haddad", slug="rania-haddad", bio="Reports from Beirut.")
+    rania = make_author("Rania Haddad", "rania-haddad", bio="Reports from Beirut.")
     rania.photo.save("rania.png", png((150, 120, 100), (120, 120)), save=False)
     rania.photo_alt = "Rania Haddad"
     rania.save()
-    tom = Author.objects.create(name="Tom Ellis", slug="tom-ellis")
+    tom = make_author("Tom Ellis", "tom-ellis")
     start = datetime(2016, 10, 11, 7, tzinfo=UTC)
     posts = []
     for i in range(6):
