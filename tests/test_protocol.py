@@ -42,9 +42,9 @@ def test_an_older_page_has_no_live_script_and_no_protocol(client, column, make_p
 def test_the_script_names_only_what_the_server_hands_over_and_types_no_wire_value():
     handed = protocol.for_script()
     used = {
-        "close": set(re.findall(r"\bP\.close\.([A-Za-z_]+)", LIVE_JS)),
-        "kinds": set(re.findall(r"\bP\.kinds\.([A-Za-z_]+)", LIVE_JS)),
-        "fields": set(re.findall(r"\bF\.([A-Za-z_]+)", LIVE_JS)),
+        "close": set(re.findall(r"\bprotocol\.close\.([A-Za-z_]+)", LIVE_JS)),
+        "kinds": set(re.findall(r"\bprotocol\.kinds\.([A-Za-z_]+)", LIVE_JS)),
+        "fields": set(re.findall(r"\bFIELD\.([A-Za-z_]+)", LIVE_JS)),
     }
     assert used == {
         "close": {"SLOW", "BEHIND", "UNKNOWN_COLUMN", "AHEAD"},
