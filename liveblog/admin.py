@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.options import IS_POPUP_VAR
 from django.db.models import Count
 from django.http import HttpResponseRedirect
@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
-from liveblog import linkcards
+from liveblog import broadcast, linkcards
 from liveblog.csp import editor_page
 from liveblog.models import Author, Byline, Column, LinkCard, Post, Series
 
@@ -206,6 +206,15 @@ class PostAdmin(admin.ModelAdmin):
 
     def keep_column(self, request, post, response):
         """'Save and add another' opens the next post in the same column."""
+        if broadcast.pending(post):
+            # Saved, but its publication had to wait (another publisher held the column past the lock
+            # timeout, or the database failed): the scheduler's sweep sends it within seconds.
+            self.message_user(
+                request,
+                f"“{post}” is saved, but it has not reached readers yet: publishing had to wait. "
+                "It goes out by itself within a few seconds; there is nothing to redo.",
+                messages.WARNING,
+            )
         if (
             "_addanother" in request.POST
             and IS_POPUP_VAR not in request.POST

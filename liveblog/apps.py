@@ -9,8 +9,8 @@ class LiveblogConfig(AppConfig):
     verbose_name = "Liveblog"
 
     def ready(self):
-        # checks registers the system checks; broadcast connects the signals (saving tells readers).
-        from liveblog import broadcast, checks  # noqa: F401
+        # checks registers the system checks; changes connects the receivers (what a save sets off).
+        from liveblog import changes, checks  # noqa: F401
 
 
 class StaticFilesConfig(BaseStaticFilesConfig):

@@ -10,6 +10,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from liveblog import runtime  # noqa: E402
 from liveblog.bodylimit import RequestBodyLimit  # noqa: E402
 from liveblog.consumers import LiveConsumer  # noqa: E402
 
@@ -23,3 +24,6 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# The process's background machinery (fan-out hub, publisher, link-card pool) starts and stops with the server.
+application = runtime.Lifespan(application)

@@ -1,38 +1,55 @@
-"""Saving is what tells readers: every change to what readers see becomes an Event.
+"""Publishing: a column's recorded changes become Events, then go to every server process.
 
-Signals on Post, Byline, LinkCard and Column record, inside the transaction of the
-change, one Event per post (or column) and transaction, with its per-column `seq`
-and the post rendered by the one post partial. The admin saves a post first and
-its bylines and link cards after it, all in one transaction: the first save
-allocates the seq, every later save of the same post re-renders the same event,
-so readers get one event with everything in place. After commit the stored
-events go to the channel layer; liveblog.fanout hands them to the readers.
+What a save records, and when this runs, is in liveblog/changes.py. Here, after the change has
+committed, `flush(column)` runs a short transaction of its own per column: it takes the
+column's publishing lock (waiting at most LOCK_TIMEOUT), claims the column's `Change` rows,
+turns them into one Event per post (or one for the column), with the next per-column `seq`
+and the post rendered by the one post partial, moves `Column.changed_at` if the change could
+not, deletes the changes and commits; then it publishes the events to the channel layer, and
+liveblog.fanout hands them to the readers.
 
-Sequence numbers are allocated under a lock on the column row, held until
-commit, so the committed events of a column are always a gapless prefix.
+Guarantees: the committed events of a column are always a gapless prefix in seq order (one
+publisher per column at a time; the unique (column, seq) constraint backs it up); each
+committed change becomes exactly one event, since claiming a change deletes it in the
+transaction that writes its event; several saves in one transaction (the admin saves the post,
+then its bylines and cards) are one event with everything in place; and nothing is lost if a
+process dies between commit and publish: its changes wait in the table for `sweep()`, and a
+written event that was never sent is read from the database by the hubs (liveblog/fanout.py).
+Only the publishing lock is held by a publisher, and only for one short transaction: a long
+transaction elsewhere (an import, a shell left open) never holds it.
 """
 
 import asyncio
 import json
 import logging
-import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
-from django.db.models import Max
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, connections, transaction
+from django.db.models import Max, Min, Q
 from django.template.loader import render_to_string
+from django.utils import timezone
 
-from liveblog.models import Byline, Column, Event, LinkCard, Post
+from liveblog.models import Change, Column, Event, Post
 
 logger = logging.getLogger(__name__)
 
 # Every server process's hub is a member of this one group (liveblog.fanout).
 GROUP = "liveblog.events"
+# How long a publisher waits for another publisher of the same column (who holds it for one short
+# transaction), and for a column row held elsewhere when it must move changed_at itself.
+LOCK_TIMEOUT = "3s"
+# Posts published per transaction: a big import's thousands of posts go out in short transactions,
+# between which an editor's save in the same column gets its turn.
+BATCH = 100
+# sweep() leaves younger changes to the flush their own process runs right after commit.
+SWEEP_AFTER = timedelta(seconds=2)
+# A namespace for PostgreSQL advisory locks, so that ours never collide with anyone else's.
+LOCK_SPACE = 0x4C42  # "LB"
 
 
 def frame(event_dict):
@@ -48,89 +65,142 @@ def render_key_event(post):
     return render_to_string("liveblog/_key_event.html", {"post": post}).strip()
 
 
-class Pending:
-    """The events one transaction has written so far, sent once it commits."""
-
-    def __init__(self, using):
-        self.using = using
-        self.events = {}  # (column_id, post_id or None) -> Event
-        self.callback = self.send  # one bound method, so we can find it in the on_commit list
-
-    def send(self):
-        ids = [event.pk for event in self.events.values()]
-        # Read back what was committed: a savepoint rolled back since may have undone a re-render.
-        for event in Event.objects.using(self.using).filter(pk__in=ids).order_by("column_id", "seq"):
-            publish(event)
+class Claimed(Exception):
+    """Another publisher claimed some of these changes first: start over."""
 
 
-def pending_for(using):
-    conn = connections[using]
-    pending = getattr(conn, "liveblog_pending", None)
-    # Our on_commit callback leaves the list on commit and on rollback: then this transaction is a new one.
-    if pending is None or not any(callback == pending.callback for _, callback, _ in conn.run_on_commit):
-        pending = Pending(using)
-        conn.liveblog_pending = pending
-        transaction.on_commit(pending.callback, using=using)
-    return pending
+# Within one thread, the changes the last flush handled: the other on_commit callbacks of the same
+# transaction (one per save) then cost nothing. Only a shortcut: without it they would find nothing to do.
+_flushed = threading.local()
 
 
-def allocate_seq(column_id, using):
-    # The row lock serialises writers of one column until commit: seqs commit in order, with no gaps.
-    list(Column.objects.using(using).select_for_update().filter(pk=column_id).values_list("pk", flat=True))
-    last = Event.objects.using(using).filter(column_id=column_id).aggregate(last=Max("seq"))["last"]
-    return (last or 0) + 1
+def flush_after_commit(column_id, change_id, using=DEFAULT_DB_ALIAS):
+    """The on_commit callback of every recorded change. Never fails the caller: the change is committed,
+    and sweep() publishes it if this does not."""
+    if change_id in getattr(_flushed, "ids", ()):
+        return
+    failed = getattr(_flushed, "failed", None)
+    if failed is not None and failed[0] == column_id and time.monotonic() - failed[1] < 1:
+        return  # the same transaction's first callback just failed: do not make the editor wait twice
+    try:
+        flush(column_id, using)
+    except Exception:
+        _flushed.failed = (column_id, time.monotonic())
+        logger.warning("Publishing column %s failed; the scheduler's sweep retries", column_id, exc_info=True)
 
 
-def post_changed(post_id, column_id, using=DEFAULT_DB_ALIAS, deleted=False):
-    """Record (or update) this transaction's event for a post. Must run inside the transaction."""
-    pending = pending_for(using)
-    key = (column_id, post_id)
-    event = pending.events.get(key)
-    if event is None:
-        previous = (
-            Event.objects.using(using)
-            .filter(column_id=column_id, post_id=post_id)
-            .only("kind", "pinned", "key_event")
-            .order_by("-seq")
-            .first()
-        )
-        had_it = previous is not None and previous.kind in Event.SHOWING
-    else:
-        previous, had_it = event.previous, event.had_it
-
-    post = None
-    if not deleted:
-        post = Post.objects.using(using).published().for_display().filter(pk=post_id, column_id=column_id).first()
-
-    if post is None and not had_it and event is None:
-        return None  # readers never saw it and still may not: nothing to tell
-    if post is not None:
-        if not had_it:
-            kind = Event.Kind.PUBLISHED
-        elif post.pinned != previous.pinned:
-            kind = Event.Kind.PINNED if post.pinned else Event.Kind.UNPINNED
-        elif post.key_event != previous.key_event:
-            kind = Event.Kind.KEY_EVENT
+def flush(column_id, using=DEFAULT_DB_ALIAS):
+    """Turn the column's committed changes into events and publish them. Returns the events published."""
+    published = []
+    handled = set()
+    while True:
+        for _attempt in range(3):
+            try:
+                events, ids, more = make_events(column_id, using)
+                break
+            except (Claimed, IntegrityError):  # another publisher went first (SQLite has no publishing lock)
+                continue
         else:
-            kind = Event.Kind.EDITED
+            raise Claimed(column_id)
+        handled.update(ids)
+        _flushed.ids = handled
+        for event in events:
+            publish(event)
+        published.extend(events)
+        if not more:
+            return published
+
+
+def make_events(column_id, using):
+    """One short transaction: claim up to BATCH changes of the column, write their events."""
+    with transaction.atomic(using=using):
+        take_publishing_lock(column_id, using)
+        # Up to BATCH posts, each with all its changes: one event per post, however its saves were spread.
+        recorded = Change.objects.using(using).filter(column_id=column_id)
+        heads = recorded.values("post_id").annotate(first=Min("id")).order_by("first")[: BATCH + 1]
+        post_ids = [head["post_id"] for head in heads]
+        more = len(post_ids) > BATCH
+        post_ids = post_ids[:BATCH]
+        if not post_ids:
+            return [], [], False
+        wanted = Q(post_id__in=[pk for pk in post_ids if pk is not None])
+        if None in post_ids:
+            wanted |= Q(post_id__isnull=True)
+        changes = sorted(recorded.filter(wanted), key=lambda change: post_ids.index(change.post_id))
+        ids = [change.pk for change in changes]
+        if Change.objects.using(using).filter(pk__in=ids).delete()[0] != len(ids):
+            raise Claimed(column_id)
+        column = Column.objects.using(using).filter(pk=column_id).first()
+        if column is None:
+            return [], ids, more  # deleted with its events: nobody is left to tell
+        events = []
+        last = Event.objects.using(using).filter(column_id=column_id).aggregate(last=Max("seq"))["last"] or 0
+        for post_id in dict.fromkeys(change.post_id for change in changes):
+            event = post_event(column, post_id, using) if post_id is not None else column_event(column, using)
+            if event is not None:
+                last += 1
+                event.seq = last
+                event.save(using=using)
+                events.append(event)
+        if not all(change.touched for change in changes):
+            touch_later_if_held(column_id, using)
+        return events, ids, more
+
+
+def take_publishing_lock(column_id, using):
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return  # SQLite (the demo) has one writer at a time; the claim and the unique seq do the rest
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_SPACE, column_id])
+
+
+def touch_later_if_held(column_id, using):
+    """Move changed_at, which the change's own transaction could not; if the column row is still held,
+    leave a change behind for sweep() instead of waiting (a validator moves late; readers get the events)."""
+    free = Column.objects.using(using).select_for_update(no_key=True, skip_locked=True).filter(pk=column_id)
+    if not Column.objects.using(using).filter(pk__in=free.values("pk")).touch():
+        Change.objects.using(using).create(column_id=column_id, post_id=None, touched=False)
+
+
+def post_event(column, post_id, using):
+    """The event that brings readers of `column` up to date with this post, or None if they need none."""
+    previous = (
+        Event.objects.using(using)
+        .filter(column_id=column.pk, post_id=post_id)
+        .only("kind", "pinned", "key_event")
+        .order_by("-seq")
+        .first()
+    )
+    had_it = previous is not None and previous.kind in Event.SHOWING
+    post = Post.objects.using(using).published().for_display().filter(pk=post_id, column_id=column.pk).first()
+    if post is None and not had_it:
+        return None  # readers never saw it and still may not: nothing to tell
+    if post is None:
+        exists = Post.objects.using(using).filter(pk=post_id).exists()
+        return Event(column=column, post_id=post_id, kind=Event.Kind.UNPUBLISHED if exists else Event.Kind.DELETED)
+    if not had_it:
+        kind = Event.Kind.PUBLISHED
+    elif post.pinned != previous.pinned:
+        kind = Event.Kind.PINNED if post.pinned else Event.Kind.UNPINNED
+    elif post.key_event != previous.key_event:
+        kind = Event.Kind.KEY_EVENT
     else:
-        exists = not deleted and Post.objects.using(using).filter(pk=post_id).exists()
-        kind = Event.Kind.UNPUBLISHED if exists else Event.Kind.DELETED
-
-    if event is None:
-        event = Event(column_id=column_id, post_id=post_id, seq=allocate_seq(column_id, using))
-        event.previous, event.had_it = previous, had_it
-        pending.events[key] = event
-    event.kind = kind
-    event.pinned = bool(post and post.pinned)
-    event.key_event = bool(post and post.key_event)
-    event.html = render_post(post) if post is not None else ""
-    event.key_html = render_key_event(post) if post is not None and post.key_event else ""
-    event.save(using=using)
-    return event
+        kind = Event.Kind.EDITED
+    return Event(
+        column=column,
+        post_id=post_id,
+        kind=kind,
+        pinned=post.pinned,
+        key_event=post.key_event,
+        html=render_post(post),
+        key_html=render_key_event(post) if post.key_event else "",
+    )
 
 
-def column_changed(column, using=DEFAULT_DB_ALIAS):
+def column_event(column, using):
+    """column_ended or column_reopened when the column's state differs from what readers were last told."""
     previous = (
         Event.objects.using(using)
         .filter(column_id=column.pk, kind__in=[Event.Kind.COLUMN_ENDED, Event.Kind.COLUMN_REOPENED])
@@ -141,45 +211,77 @@ def column_changed(column, using=DEFAULT_DB_ALIAS):
     was_ended = previous is not None and previous.kind == Event.Kind.COLUMN_ENDED
     if column.is_live == (not was_ended):
         return None
-    pending = pending_for(using)
-    key = (column.pk, None)
-    event = pending.events.get(key) or Event(column_id=column.pk, seq=allocate_seq(column.pk, using))
-    event.kind = Event.Kind.COLUMN_REOPENED if column.is_live else Event.Kind.COLUMN_ENDED
-    event.save(using=using)
-    pending.events[key] = event
-    return event
+    return Event(column=column, kind=Event.Kind.COLUMN_REOPENED if column.is_live else Event.Kind.COLUMN_ENDED)
+
+
+def sweep(using=DEFAULT_DB_ALIAS):
+    """Publish the changes whose own flush did not happen (the process died after commit, a lock wait
+    timed out). The scheduler runs it every second. Returns the events published."""
+    cutoff = timezone.now() - SWEEP_AFTER
+    column_ids = (
+        Change.objects.using(using).filter(recorded_at__lt=cutoff).values_list("column_id", flat=True).distinct()
+    )
+    published = []
+    for column_id in list(column_ids.order_by("column_id")):
+        try:
+            published.extend(flush(column_id, using))
+        except DatabaseError:
+            logger.warning("Sweep: publishing column %s failed; retrying next time", column_id, exc_info=True)
+    return published
+
+
+def pending(post):
+    """Whether a saved change of this post still waits to be published (the admin tells the editor)."""
+    return Change.objects.filter(post_id=post.pk).exists()
+
+
+def message(event):
+    """The channel-layer message that carries one event to every hub (liveblog/fanout.py)."""
+    return {"type": "live.event", "column_id": event.column_id, "seq": event.seq, "frame": frame(event.as_dict())}
 
 
 def publish(event):
     """Hand one committed event to every server process. Never fails the caller: readers catch up."""
-    message = {"type": "live.event", "column_id": event.column_id, "seq": event.seq, "frame": frame(event.as_dict())}
     layer = get_channel_layer()
     try:
-        if hasattr(layer, "group_send") and not isinstance(layer, InMemoryChannelLayer):
-            publisher.run(layer.group_send(GROUP, message))
+        if not isinstance(layer, InMemoryChannelLayer):
+            publisher.run(layer.group_send, GROUP, message(event))
         else:
-            run_async(layer.group_send, GROUP, message)
+            run_async(layer.group_send, GROUP, message(event))
     except Exception:  # the change is committed; the hubs' catch-up from the database will deliver it
         logger.warning("Could not send event %s to the channel layer; readers will catch up", event, exc_info=True)
 
 
 class Publisher:
     """One event loop thread per process for sending to Redis, so its connections are reused
-    (async_to_sync from a plain thread would start a loop, and a Redis connection, per event)."""
+    (async_to_sync from a plain thread would start a loop, and a Redis connection, per event).
+    liveblog/runtime.py starts and stops it; without it (a shell) each event is sent on a loop of its own."""
 
     TIMEOUT = 5  # seconds; a Redis that hangs must not hold the editor's request
 
     def __init__(self):
         self.loop = None
-        self.lock = threading.Lock()
+        self.thread = None
 
-    def run(self, coroutine):
-        with self.lock:
-            if self.loop is None or self.pid != os.getpid():
-                self.loop = asyncio.new_event_loop()
-                self.pid = os.getpid()
-                threading.Thread(target=self.loop.run_forever, name="liveblog-publisher", daemon=True).start()
-        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+    def start(self):
+        if self.loop is None:
+            self.loop = asyncio.new_event_loop()
+            self.thread = threading.Thread(target=self.loop.run_forever, name="liveblog-publisher", daemon=True)
+            self.thread.start()
+
+    def stop(self):
+        loop, self.loop = self.loop, None
+        if loop is not None:
+            loop.call_soon_threadsafe(loop.stop)
+            self.thread.join(timeout=self.TIMEOUT)
+            if not self.thread.is_alive():
+                loop.close()
+
+    def run(self, coroutine_function, *args):
+        loop = self.loop
+        if loop is None:
+            return run_async(coroutine_function, *args)
+        future = asyncio.run_coroutine_threadsafe(coroutine_function(*args), loop)
         try:
             return future.result(timeout=self.TIMEOUT)
         except BaseException:
@@ -198,59 +300,3 @@ def run_async(function, *args):
     # This thread runs an event loop of its own (a sync caller inside async code): send from beside it.
     with ThreadPoolExecutor(max_workers=1) as executor:
         return executor.submit(async_to_sync(function), *args).result()
-
-
-# The receivers: every code path that saves these models tells readers.
-
-
-@receiver(post_save, sender=Post, dispatch_uid="liveblog.broadcast.post_saved")
-def post_saved(sender, instance, raw=False, using=DEFAULT_DB_ALIAS, **kwargs):
-    if raw:
-        return
-    post_changed(instance.pk, instance.column_id, using=using)
-    # Moved to another column: the readers of the one it left must see it go.
-    elsewhere = (
-        Event.objects.using(using)
-        .filter(post_id=instance.pk)
-        .exclude(column_id=instance.column_id)
-        .only("column_id", "kind")
-        .order_by("-created_at", "-seq")
-        .first()
-    )
-    if elsewhere is not None and elsewhere.kind in Event.SHOWING:
-        post_changed(instance.pk, elsewhere.column_id, using=using)
-
-
-@receiver(post_delete, sender=Post, dispatch_uid="liveblog.broadcast.post_deleted")
-def post_deleted(sender, instance, using=DEFAULT_DB_ALIAS, origin=None, **kwargs):
-    if isinstance(origin, Column) or getattr(origin, "model", None) is Column:
-        return  # the column goes, with its events: nobody is left to tell
-    post_changed(instance.pk, instance.column_id, using=using, deleted=True)
-
-
-@receiver(post_save, sender=Byline, dispatch_uid="liveblog.broadcast.byline_saved")
-@receiver(post_save, sender=LinkCard, dispatch_uid="liveblog.broadcast.card_saved")
-def part_saved(sender, instance, raw=False, using=DEFAULT_DB_ALIAS, **kwargs):
-    if not raw:
-        part_changed(instance, using)
-
-
-@receiver(post_delete, sender=Byline, dispatch_uid="liveblog.broadcast.byline_deleted")
-@receiver(post_delete, sender=LinkCard, dispatch_uid="liveblog.broadcast.card_deleted")
-def part_deleted(sender, instance, using=DEFAULT_DB_ALIAS, origin=None, **kwargs):
-    # Deleting the post (or its column) deletes its parts first; the post's own event says it all.
-    if isinstance(origin, Post | Column) or getattr(origin, "model", None) in (Post, Column):
-        return
-    part_changed(instance, using)
-
-
-def part_changed(part, using):
-    column_id = Post.objects.using(using).filter(pk=part.post_id).values_list("column_id", flat=True).first()
-    if column_id is not None:
-        post_changed(part.post_id, column_id, using=using)
-
-
-@receiver(post_save, sender=Column, dispatch_uid="liveblog.broadcast.column_saved")
-def column_saved(sender, instance, raw=False, created=False, using=DEFAULT_DB_ALIAS, **kwargs):
-    if not raw and not created:
-        column_changed(instance, using=using)

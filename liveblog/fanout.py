@@ -20,8 +20,8 @@ written by another process on the single-process demo's in-memory layer
 
 import asyncio
 import collections
+import contextlib
 import logging
-import time
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 QUEUE_SIZE = 64  # frames a reader may lag behind before it is dropped
 RECENT = 256  # frames kept per column, so joining readers catch up from memory
 BACKLOG_LIMIT = 1000  # more than this behind: the reader catches up over HTTP instead
-REJOIN_SECONDS = 30  # re-join the group: a restarted Redis has forgotten it
+STOP_SECONDS = 2  # at shutdown, wait this long at most for the subscription to end
 
 
 def as_item(seq, text):
@@ -93,7 +93,6 @@ class Hub:
         if feed is None:
             feed = await self.load(slug)
         feed.readers.add(reader)
-        self.start()
         return feed
 
     def leave(self, feed, reader):
@@ -131,10 +130,27 @@ class Hub:
     # The one subscription of this process
 
     def start(self):
+        """Subscribe and start reconciling, on the server's event loop (liveblog/runtime.py calls it)."""
         if self.tasks:
             return
         loop = asyncio.get_running_loop()
-        self.tasks = [loop.create_task(self.listen()), loop.create_task(self.reconcile())]
+        self.tasks = [
+            loop.create_task(self.listen()),
+            loop.create_task(self.reconcile()),
+            loop.create_task(self.stay_in_group()),
+        ]
+
+    async def stop(self):
+        tasks, self.tasks = self.tasks, []
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            # Bounded: channels-redis may finish a cancelled receive only when its blocking read returns.
+            await asyncio.wait(tasks, timeout=STOP_SECONDS)
+        channel, self.channel = self.channel, None
+        if channel is not None:
+            with contextlib.suppress(Exception):  # a Redis that is away forgets the group by itself
+                await asyncio.wait_for(self.layer.group_discard(GROUP, channel), STOP_SECONDS)
 
     async def listen(self):
         self.layer = get_channel_layer()
@@ -166,17 +182,26 @@ class Hub:
             await self.catch_up([feed])  # the layer lost something: read the gap
         feed.hand_out(seq, message["frame"])
 
+    async def stay_in_group(self):
+        """Re-join the group well within its expiry: membership lapses LIVE_GROUP_EXPIRY seconds after the
+        last join, which is how a dead process's channel leaves it (and a restarted Redis forgets it)."""
+        while True:
+            await asyncio.sleep(settings.LIVE_GROUP_EXPIRY / 3)
+            try:
+                if self.channel is not None:
+                    await self.layer.group_add(GROUP, self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("Could not re-join the live group", exc_info=True)
+
     async def reconcile(self):
-        last_join = time.monotonic()
         while True:
             await asyncio.sleep(settings.LIVE_RECONCILE_SECONDS)
             try:
                 feeds = [feed for feed in self.feeds.values() if feed.readers]
                 if feeds:
                     await self.catch_up(feeds)
-                if self.channel is not None and time.monotonic() - last_join > REJOIN_SECONDS:
-                    await self.layer.group_add(GROUP, self.channel)
-                    last_join = time.monotonic()
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -32,6 +32,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from liveblog import body, images, safefetch
+from liveblog.models import LinkCard, Post
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +50,11 @@ CHARSET_ALIASES = {"iso-8859-1": "windows-1252", "latin1": "windows-1252", "us-a
 
 
 def ensure_cards(post):
-    """Create a pending card for each lone URL of the post that has none; fetch them after commit."""
-    from liveblog.models import LinkCard
-
+    """Create a pending card for each lone URL of the post that has none; returns their ids, for
+    `fetch_in_background` once the transaction commits (liveblog/changes.py)."""
     urls = [url for url in dict.fromkeys(body.lone_urls(post.body)) if len(url) <= 2000]
     if not urls:
-        return
+        return []
     have = set(LinkCard.objects.filter(post=post, url__in=urls).values_list("url", flat=True))
     created = []
     for url in urls:
@@ -68,8 +68,7 @@ def ensure_cards(post):
         except IntegrityError:
             continue  # another save of the same post made it first
         created.append(card.pk)
-    if created:
-        transaction.on_commit(partial(fetch_in_background, created))
+    return created
 
 
 def fetch_again(card):
@@ -83,22 +82,38 @@ def fetch_again(card):
 
 # ---------------------------------------------------------------- the background pool
 
+# Started and stopped by liveblog/runtime.py with the rest of the process's background machinery.
 _pool = None
 _pool_lock = threading.Lock()
 _futures = set()
 
 
-def pool():
+def start_pool():
     global _pool
     with _pool_lock:
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=settings.LINKCARD_FETCH_WORKERS, thread_name_prefix="linkcards")
-        return _pool
+
+
+def stop_pool(timeout=30):
+    """Let the fetches under way finish (for at most `timeout` seconds); those still queued stay pending."""
+    global _pool
+    wait_idle(timeout)
+    with _pool_lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def fetch_in_background(card_ids):
+    with _pool_lock:
+        pool = _pool
+    if pool is None:
+        if card_ids:  # a process without the machinery (a shell): the scheduler's sweep fetches them
+            log.info("Link cards %s wait for the scheduler's fetch_pending (no fetch pool here)", card_ids)
+        return
     for card_id in card_ids:
-        future = pool().submit(background_job, card_id)
+        future = pool.submit(background_job, card_id)
         with _pool_lock:
             _futures.add(future)
         future.add_done_callback(_forget)
@@ -133,8 +148,6 @@ def fetch_pending(limit=100, background=False):
     In the background (the scheduler's way) a slow site never delays the next scheduled post; each card is
     still claimed once, so a card queued twice is fetched once. Returns how many were fetched or queued.
     """
-    from liveblog.models import LinkCard
-
     cutoff = timezone.now() - STALE_AFTER
     ids = list(
         LinkCard.objects.filter(fetch_state=LinkCard.FetchState.PENDING)
@@ -153,8 +166,6 @@ def fetch_pending(limit=100, background=False):
 
 def fetch_card(card_id):
     """Claim a pending card, fetch its page and fill it. Returns False when someone else had it."""
-    from liveblog.models import LinkCard, Post
-
     claimed_at = timezone.now()
     claimed = (
         LinkCard.objects.filter(pk=card_id, fetch_state=LinkCard.FetchState.PENDING)
@@ -332,8 +343,6 @@ def known_codec(label):
 
 def limit(field_name):
     """The longest text a page may fill a card's field with: the model's own limit."""
-    from liveblog.models import LinkCard
-
     return LinkCard._meta.get_field(field_name).max_length
 
 
@@ -399,8 +408,6 @@ def fetch_image(found):
 
 def store_widths(data):
     """Through the image pipeline (guard, no metadata, content names), in the card widths."""
-    from liveblog.models import LinkCard
-
     storage = LinkCard._meta.get_field("image").storage
     stored = images.store_widths(data, "cards/", settings.LINKCARD_IMAGE_WIDTHS, storage)
     return stored[-1][1], stored

@@ -2,8 +2,6 @@ from ckeditor_uploader.fields import RichTextUploadingField
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 
@@ -11,7 +9,20 @@ from liveblog import body, protocol
 from liveblog.images import SafeImageField
 
 
-class Series(models.Model):
+class Announced(models.Model):
+    """A model readers hear of when it changes. Its save runs in a transaction of its own (or the caller's),
+    so what liveblog/changes.py records about the change commits with it or not at all. (Deletes already
+    run their signals inside the deleting transaction.)"""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        with transaction.atomic(using=kwargs.get("using")):
+            super().save(*args, **kwargs)
+
+
+class Series(Announced):
     title = models.CharField(max_length=200)
     slug = models.SlugField(max_length=200, unique=True)
     description = models.TextField(blank=True)
@@ -27,7 +38,7 @@ class Series(models.Model):
         return reverse("series", args=[self.slug])
 
 
-class Author(models.Model):
+class Author(Announced):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=200, unique=True)
     bio = models.TextField(blank=True, max_length=1000)
@@ -63,7 +74,7 @@ class ColumnQuerySet(models.QuerySet):
         )
 
 
-class Column(models.Model):
+class Column(Announced):
     class State(models.TextChoices):
         LIVE = "live", "Live"
         ENDED = "ended", "Ended"
@@ -100,8 +111,7 @@ class Column(models.Model):
         self.changed_at = timezone.now()
         if kwargs.get("update_fields") is not None:
             kwargs["update_fields"] = {*kwargs["update_fields"], "changed_at"}
-        with transaction.atomic():  # with the column_ended event it may cause (liveblog.broadcast)
-            super().save(*args, **kwargs)
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self):
         return reverse("column", args=[self.slug])
@@ -139,7 +149,7 @@ class PostQuerySet(models.QuerySet):
         return self.select_related("column").prefetch_related(*display_prefetches())
 
 
-class Post(models.Model):
+class Post(Announced):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         SCHEDULED = "scheduled", "Scheduled"
@@ -177,22 +187,10 @@ class Post(models.Model):
 
     def save(self, *args, **kwargs):
         self.body = body.clean_html(self.body)
-        # The event telling readers is written in the same transaction as the change (liveblog.broadcast),
-        # with the cards the body asks for in place.
-        with transaction.atomic():
-            super().save(*args, **kwargs)
-            update_fields = kwargs.get("update_fields")
-            if update_fields is None or "body" in update_fields:
-                self.ensure_link_cards()
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self):
         return reverse("post", args=[self.column.slug, self.pk])
-
-    def ensure_link_cards(self):
-        """A URL pasted on a line of its own gets a placeholder card now; the page is fetched after commit."""
-        from liveblog import linkcards
-
-        linkcards.ensure_cards(self)
 
     @property
     def modified_at(self):
@@ -219,7 +217,7 @@ def display_prefetches():
     return [models.Prefetch("bylines", queryset=Byline.objects.select_related("author")), "link_cards"]
 
 
-class Byline(models.Model):
+class Byline(Announced):
     post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="bylines")
     author = models.ForeignKey(Author, on_delete=models.PROTECT, related_name="bylines")
     position = models.PositiveSmallIntegerField(default=0)
@@ -231,12 +229,8 @@ class Byline(models.Model):
     def __str__(self):
         return f"{self.author} on {self.post}"
 
-    def save(self, *args, **kwargs):
-        with transaction.atomic():  # with the event it causes (liveblog.broadcast)
-            super().save(*args, **kwargs)
 
-
-class LinkCard(models.Model):
+class LinkCard(Announced):
     class FetchState(models.TextChoices):
         MANUAL = "manual", "Typed by hand"
         PENDING = "pending", "Fetching the page…"
@@ -271,10 +265,9 @@ class LinkCard(models.Model):
         return self.title or self.url
 
     def save(self, *args, **kwargs):
-        with transaction.atomic():  # with the event it causes (liveblog.broadcast)
-            if self._state.adding and self.pk is None:
-                self.take_over_placeholder(kwargs)
-            super().save(*args, **kwargs)
+        if self._state.adding and self.pk is None:
+            self.take_over_placeholder(kwargs)
+        super().save(*args, **kwargs)
 
     def take_over_placeholder(self, kwargs):
         """A card saved for a URL that already has an automatic card (the post was saved first, as the admin
@@ -353,6 +346,37 @@ class Event(models.Model):
         }
 
 
+class Change(models.Model):
+    """A change readers must hear of, not yet turned into an Event: the outbox of liveblog/broadcast.py.
+
+    Written in the change's own transaction (liveblog/changes.py), so a committed change always has one;
+    taking no lock on the column, so a transaction left open holds up nobody else's publishing. After
+    commit the publisher turns a column's changes into events and deletes them in one short transaction.
+    """
+
+    # Plain numbers, not foreign keys: a foreign key would lock the column row against concurrent writers
+    # of it, and the change of a deleted post or column must outlive it.
+    column_id = models.BigIntegerField()
+    post_id = models.BigIntegerField(null=True, blank=True, help_text="None: the column itself changed.")
+    # Whether the change's transaction could move Column.changed_at (it skips a column row another
+    # transaction holds); the publisher moves it otherwise.
+    touched = models.BooleanField(default=True)
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["column_id", "id"], name="change_column_idx"),
+            models.Index(fields=["recorded_at"], name="change_recorded_idx"),
+        ]
+
+    def __str__(self):
+        return f"column {self.column_id} post {self.post_id} at {self.recorded_at:%H:%M:%S}"
+
+    def get_absolute_url(self):
+        return reverse("column_events", args=[Column.objects.get(pk=self.column_id).slug])
+
+
 def require_description(instance, image_field, description_field):
     """Every image a reader may meet needs its text alternative, asked of the editor."""
     if getattr(instance, image_field) and not getattr(instance, description_field).strip():
@@ -364,34 +388,3 @@ def require_description(instance, image_field, description_field):
             },
             code="description_required",
         )
-
-
-# The column's last change. Whatever alters what a column's readers see touches it
-# here, once per save or delete, with a single UPDATE.
-@receiver([post_save, post_delete], sender=Post)
-def post_changed(sender, instance, **kwargs):
-    Column.objects.filter(pk=instance.column_id).touch()
-
-
-@receiver([post_save, post_delete], sender=Byline)
-@receiver([post_save, post_delete], sender=LinkCard)
-def post_part_changed(sender, instance, **kwargs):
-    Column.objects.filter(posts=instance.post_id).touch()
-
-
-@receiver(post_save, sender=Author)
-def author_changed(sender, instance, created, **kwargs):
-    if not created:  # names and links in bylines
-        Column.objects.filter(posts__bylines__author=instance).touch()
-
-
-@receiver(post_save, sender=Series)
-def series_changed(sender, instance, **kwargs):
-    Column.objects.filter(series=instance).touch()
-
-
-@receiver([post_save, post_delete], sender=Column)
-def series_neighbours_changed(sender, instance, **kwargs):
-    # The next column of the series links back to this one ("the previous column ... here").
-    if instance.series_id is not None:
-        Column.objects.filter(series_id=instance.series_id).exclude(pk=instance.pk).touch()

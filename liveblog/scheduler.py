@@ -2,16 +2,16 @@
 
 `manage.py run_scheduler` calls `publish_due()` every second. It publishes by
 saving the post, like an editor would, so readers hear of it through the same
-events (liveblog.broadcast).
+events (liveblog/changes.py).
 """
 
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from liveblog.models import Event, Post
+from liveblog.models import Change, Event, Post
 
 BATCH = 100
 # A post saved as published with a future time becomes visible by the clock alone; look back this far for them.
@@ -38,6 +38,8 @@ def publish_due(now=None):
         .filter(published_at__gte=now - CLOCK_WINDOW)
         .annotate(last_kind=Subquery(latest_kind.values("kind")[:1]))
         .filter(Q(last_kind__isnull=True) | ~Q(last_kind__in=Event.SHOWING))
+        # A change still on its way is announced by its own flush (or the sweep), not by a second save.
+        .filter(~Exists(Change.objects.filter(post_id=OuterRef("pk"))))
         .order_by("published_at", "pk")
     )
     for post in unannounced[:BATCH]:

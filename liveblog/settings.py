@@ -55,6 +55,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "liveblog.middleware.hide_vendor_demos",
     "servestatic.middleware.ServeStaticMiddleware",
+    # Readers' pages from the cache, before the session and auth machinery (liveblog/caching.py).
+    "liveblog.caching.kept_pages",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -94,6 +96,11 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 # Each server process compares its last handed-out event with the database this often (liveblog.fanout):
 # the safety net under the channel layer's at-most-once delivery, and the demo's path for the scheduler.
 LIVE_RECONCILE_SECONDS = float(os.environ.get("LIVE_RECONCILE_SECONDS", "2"))
+# A server process's channel leaves the channel layer's group this long after it last re-joined: a process
+# that died (SIGKILL, out of memory) stops receiving publications within it. Live processes re-join three
+# times as often (liveblog.fanout). channels-redis's default is a day, during which every publication would
+# queue a message for the dead and log "channels over capacity".
+LIVE_GROUP_EXPIRY = int(os.environ.get("LIVE_GROUP_EXPIRY", "30"))
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -103,12 +110,25 @@ if REDIS_URL:
                 # in BZPOPMIN: idle receivers then fail now and then. Reads get room beyond the block.
                 "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 3}],
                 "prefix": os.environ.get("CHANNEL_PREFIX", "liveblog"),
+                "group_expiry": LIVE_GROUP_EXPIRY,
             },
         }
     }
 else:
     # One process only: the demo. Production sets REDIS_URL.
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# What readers get is rendered once per change and kept here (liveblog/caching.py): in Redis when there is
+# one, so every process and host shares it; otherwise in this process's memory (the demo).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+}
+CACHES["default"]["KEY_PREFIX"] = os.environ.get("CHANNEL_PREFIX", "liveblog")
+# Readers' requests read the column's validator and the kept page on a few shared threads (and database
+# connections), not on a thread and connection per request (liveblog.caching.kept_pages).
+READ_PAGES_IN_SHARED_POOL = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

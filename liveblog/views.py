@@ -42,10 +42,9 @@ def home(request):
     return render(request, "liveblog/home.html", {"columns": columns})
 
 
+@caching.cached_by_column
 def column(request, slug):
     column = get_object_or_404(with_last_seq(Column.objects.select_related("series")), slug=slug)
-    if (unchanged := caching.not_modified(request, column.changed_at)) is not None:
-        return unchanged
     # Through the related manager, each post knows its column without a query.
     published = column.posts.published()
 
@@ -68,7 +67,7 @@ def column(request, slug):
     key_events = [] if before else list(published.filter(key_event=True))
     prefetch_related_objects(pinned + posts, *display_prefetches())
 
-    response = render(
+    return render(
         request,
         "liveblog/column.html",
         {
@@ -82,7 +81,6 @@ def column(request, slug):
             "editor": is_editor(request),
         },
     )
-    return caching.cacheable(request, response, column.changed_at)
 
 
 @caching.cached_by_column
@@ -109,14 +107,11 @@ def column_events(request, slug):
     return response
 
 
+@caching.cached_by_column
 def post(request, slug, post_id):
+    # Publishing, editing or removing a post changes its column: the column's validator covers the page.
     post = get_object_or_404(Post.objects.published().for_display(), column__slug=slug, pk=post_id)
-    if (unchanged := caching.not_modified(request, post.column.changed_at)) is not None:
-        return unchanged
-    response = render(
-        request, "liveblog/post.html", {"column": post.column, "post": post, "editor": is_editor(request)}
-    )
-    return caching.cacheable(request, response, post.column.changed_at)
+    return render(request, "liveblog/post.html", {"column": post.column, "post": post, "editor": is_editor(request)})
 
 
 @caching.cached_by_series

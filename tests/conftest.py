@@ -6,12 +6,20 @@ import shutil
 import pytest
 from django.conf import settings
 
+from liveblog import runtime
 from tests.support import factories
 from tests.support.stack import Stack, collect_static
 
 # Playwright's sync API keeps an event loop running in the test thread; the ORM
 # calls a test makes beside it are still plain synchronous calls.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def background_machinery():
+    """This process saves content like a command does: with the publisher and the link-card pool running."""
+    with runtime.running():
+        yield
 
 
 @pytest.fixture

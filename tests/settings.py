@@ -30,6 +30,9 @@ SERVESTATIC_AUTOREFRESH = True
 LINKCARD_FETCH_ALLOW_LOOPBACK = True
 # No DNS query may leave the machine during tests: host names resolve from this map only (tests add to it).
 LINKCARD_FETCH_STATIC_HOSTS = {}
+# A unit test's data lives in its own uncommitted transaction, seen only by its own connection: the views'
+# reads stay on the test's thread. The production stack in the server tests reads on the shared pool.
+READ_PAGES_IN_SHARED_POOL = False
 
 # Before any app connects its own receivers, so that this one runs first (see tests/support/database.py).
 from django.db.models.signals import post_migrate  # noqa: E402

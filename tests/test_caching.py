@@ -53,9 +53,10 @@ def test_an_unchanged_column_answers_304(client, urls, kind):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_a_new_post_changes_the_validator(client, urls, make_post, kind):
+def test_a_new_post_changes_the_validator(client, urls, make_post, kind, django_capture_on_commit_callbacks):
     first = client.get(urls[kind])
-    make_post("Second update")
+    with django_capture_on_commit_callbacks(execute=True):  # the event is written once the change commits
+        make_post("Second update")
     after = client.get(urls[kind], HTTP_IF_NONE_MATCH=first["ETag"])
     assert after.status_code == 200
     assert after["ETag"] != first["ETag"]

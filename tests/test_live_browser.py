@@ -1,5 +1,6 @@
 """End to end in Chromium against the production stack: an editor works in the admin, a reader watches."""
 
+import json
 import re
 from datetime import timedelta
 
@@ -126,3 +127,48 @@ def test_without_websockets_the_reader_catches_up_over_http(stack, page, column,
     page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
     page.wait_for_selector(f"#posts #post-{later.pk}", timeout=5000)
     assert post_ids(page) == [str(later.pk), str(fresh.pk)]
+
+
+def hold_catch_up_answers(page):
+    """Catch-up answers read from the server when asked, handed to the page only when the test says."""
+    held = []
+
+    def hold(route):
+        held.append((route, route.fetch().text()))
+
+    page.route(re.compile(r".*/events\?after=.*"), hold)
+    return held
+
+
+def test_a_catch_up_answer_older_than_the_socket_does_not_reload(stack, page, column, make_post):
+    """An answer that was in flight while the socket delivered more is still good: no reload."""
+    make_post("Before the reader came")
+    open_reader(page, stack, column)
+    held = hold_catch_up_answers(page)
+    page.evaluate("window.dispatchEvent(new Event('online'))")  # a catch-up, as after a wake-up
+    while not held:
+        page.wait_for_timeout(50)
+    delivered = make_post("Delivered by the socket meanwhile")
+    page.wait_for_selector(f"#posts #post-{delivered.pk}")
+
+    route, stale = held.pop()
+    assert json.loads(stale)["last_seq"] == 1 and json.loads(stale)["events"] == []  # older than the page now
+    route.fulfill(status=200, content_type="application/json", body=stale)
+    later = make_post("And the next one")
+    page.wait_for_selector(f"#posts #post-{later.pk}")
+    assert page.evaluate("window.sameDocument") is True
+    assert len(post_ids(page)) == 3
+
+
+def test_a_column_that_really_went_back_reloads(stack, page, column, make_post):
+    make_post("One")
+    make_post("Two")
+    open_reader(page, stack, column)
+    restored = json.dumps({"column": column.slug, "last_seq": 1, "events": [], "more": False})
+    page.route(
+        re.compile(r".*/events\?after=.*"), lambda route: route.fulfill(content_type="application/json", body=restored)
+    )
+    with page.expect_navigation():
+        page.evaluate("window.dispatchEvent(new Event('online'))")
+    page.wait_for_selector(".column[data-live]")
+    assert page.evaluate("window.sameDocument") is None

@@ -201,14 +201,18 @@
       return;
     }
     fetching = true;
-    var url = eventsUrl + "?after=" + lastSeq;
+    var asked = lastSeq;
+    var url = eventsUrl + "?after=" + asked;
     fetch(url, { cache: fresh ? "no-cache" : "default", headers: { Accept: "application/json" } })
       .then(function (response) {
         if (!response.ok) throw new Error("catch-up answered " + response.status);
         return response.json();
       })
       .then(function (data) {
-        if (data.last_seq < lastSeq) return location.reload(); // the column was restored from a backup
+        // Judged against what was asked: the socket may have delivered more while this answer was in
+        // flight (or it came from a cache), and that is no reason to reload. Below `after` itself, the
+        // column really went back (restored from a backup).
+        if (data.last_seq < asked) return location.reload();
         data.events.forEach(receive);
         if (data.more) again = true;
       })
@@ -294,11 +298,22 @@
     }, 10000);
   }
 
-  // Exponential backoff with jitter, so a restarted server is not hit by every reader at once.
+  // Backoff with full jitter: each reader waits a random part of the ceiling, so readers of a restarted
+  // server come back spread evenly over it, not in waves. The ceiling doubles from 0.5 s to 4 s and stays
+  // there for the first minute or so of failures (a restart takes seconds: readers are back within 4 s of
+  // the server answering), then doubles on to 30 s for a long outage. bench/reconnect.py measures it.
+  var RETRY_CEILINGS = [500, 1000, 2000];
+  var RETRY_SHORT = 4000;
+  var RETRY_SHORT_ATTEMPTS = 18;
+  var RETRY_LONG = 30000;
+  function retryCeiling(attempt) {
+    if (attempt < RETRY_CEILINGS.length) return RETRY_CEILINGS[attempt];
+    if (attempt < RETRY_SHORT_ATTEMPTS) return RETRY_SHORT;
+    return Math.min(RETRY_LONG, RETRY_SHORT * Math.pow(2, attempt - RETRY_SHORT_ATTEMPTS + 1));
+  }
   function reconnectLater() {
     if (reconnectTimer) return;
-    var ceiling = Math.min(30000, 500 * Math.pow(2, attempts++));
-    reconnectTimer = setTimeout(connect, ceiling / 2 + Math.random() * (ceiling / 2));
+    reconnectTimer = setTimeout(connect, 100 + Math.random() * retryCeiling(attempts++));
   }
 
   function wake() {

@@ -65,12 +65,13 @@ def stack_env(redis_url):
 class Stack:
     """`manage.py serve` (WORKERS uvicorn processes + the scheduler) with the test database."""
 
-    def __init__(self, redis_url, workers=2, setup=False, env=None, scheduler=True):
+    def __init__(self, redis_url, workers=2, setup=False, env=None, scheduler=True, log=None, port=None):
         self.redis_url = redis_url
+        self.log = log  # a file for the server's output, when the test reads it
         self.scheduler = scheduler
         self.env = env or {}
         self.workers = workers
-        self.port = free_port()
+        self.port = port or free_port()
         self.setup = setup
         self.process = None
 
@@ -88,9 +89,17 @@ class Stack:
             command.append("--no-setup")
         if not self.scheduler:
             command.append("--no-scheduler")
+        output = open(self.log, "a") if self.log else None  # noqa: SIM115  the server writes to it until it stops
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env={**stack_env(self.redis_url), **self.env}, start_new_session=True
+            command,
+            cwd=ROOT,
+            env={**stack_env(self.redis_url), **self.env},
+            start_new_session=True,
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
         )
+        if output:
+            output.close()  # the child has its own copy
         wait_for(self.healthy, timeout=60, interval=0.2, message="the server to answer /healthz")
         return self
 
@@ -111,6 +120,16 @@ class Stack:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+
+    def children(self):
+        """The pids of the server's worker and scheduler processes."""
+        try:
+            return [
+                int(pid)
+                for pid in Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+            ]
+        except OSError:
+            return []
 
     def restart(self):
         self.stop()

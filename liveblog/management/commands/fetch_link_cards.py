@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from liveblog import linkcards
+from liveblog import linkcards, runtime
 
 
 class Command(BaseCommand):
@@ -13,5 +13,6 @@ class Command(BaseCommand):
         parser.add_argument("--limit", type=int, default=100, help="At most this many cards per run.")
 
     def handle(self, *args, limit, **options):
-        done = linkcards.fetch_pending(limit=limit)
+        with runtime.running():  # filled cards are published to readers
+            done = linkcards.fetch_pending(limit=limit)
         self.stdout.write(f"Fetched {done} pending link card{'s' if done != 1 else ''}.")

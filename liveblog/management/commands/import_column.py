@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from liveblog import runtime
 from liveblog.columnfile import ColumnFileError, import_file
 
 
@@ -14,7 +15,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, file, **options):
         try:
-            summary = import_file(file)
+            with runtime.running():  # publishes the import's events; fetches its link cards before exiting
+                summary = import_file(file)
         except FileNotFoundError:
             raise CommandError(f"{file}: no such file") from None
         except ColumnFileError as error:

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from liveblog import demo, images
+from liveblog import demo, images, runtime
 from liveblog.columnfile import import_file
 from liveblog.models import Author, Column
 
@@ -26,7 +26,8 @@ class Command(BaseCommand):
         if Column.objects.filter(slug=demo.LIVE_SLUG).exists():
             self.stdout.write("The demo columns are already loaded.")
         else:
-            self.load()
+            with runtime.running():
+                self.load()
         self.ensure_editor()
         site = site.rstrip("/")
         self.stdout.write(

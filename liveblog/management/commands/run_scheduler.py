@@ -6,7 +6,7 @@ import time
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
-from liveblog import linkcards
+from liveblog import broadcast, linkcards, runtime
 from liveblog.scheduler import publish_due
 
 logger = logging.getLogger("liveblog.scheduler")
@@ -16,7 +16,8 @@ CARD_SWEEP_SECONDS = 60
 
 class Command(BaseCommand):
     help = (
-        "Publish scheduled posts at their time and retry abandoned link-card fetches "
+        "Publish scheduled posts at their time, publish changes whose own process could not, "
+        "and retry abandoned link-card fetches "
         "(runs beside the server; `make run` and `make serve` start it)."
     )
 
@@ -25,6 +26,10 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="Publish what is due now, then exit.")
 
     def handle(self, *args, interval, once, **options):
+        with runtime.running():
+            self.loop(interval, once)
+
+    def loop(self, interval, once):
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
@@ -35,6 +40,8 @@ class Command(BaseCommand):
             try:
                 for post in publish_due():
                     self.stdout.write(f"Published “{post}” ({post.column})")
+                if swept := broadcast.sweep():
+                    self.stdout.write(f"Published {len(swept)} event(s) their own process had left")
                 if time.monotonic() >= next_sweep:
                     next_sweep = time.monotonic() + CARD_SWEEP_SECONDS
                     if queued := linkcards.fetch_pending(background=True):
