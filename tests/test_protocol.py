@@ -61,8 +61,9 @@ def test_the_script_names_only_what_the_server_hands_over_and_types_no_wire_valu
         assert not re.search(rf"\.{field}\b(?!-)", LIVE_JS_CODE), field  # event.post_id and the like
 
 
-def test_a_frame_has_the_protocols_fields(column, make_post):
-    make_post("One")
+def test_a_frame_has_the_protocols_fields(column, make_post, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):  # events are written after the change commits
+        make_post("One")
     event = Event.objects.filter(column=column).last()
     assert list(event.as_dict()) == list(protocol.Field)
     assert json.loads(json.dumps(event.as_dict()))["post_id"] == event.post_id
@@ -123,7 +124,7 @@ def test_the_script_takes_close_codes_kinds_and_fields_from_the_page(
     connected = len(sockets)
     sockets[-1].close(code=close["UNKNOWN_COLUMN"])
     page.wait_for_selector(".column[data-live-state=closed]")
-    page.wait_for_timeout(2500)  # the first reconnect would come within 0.5 s
+    page.wait_for_timeout(2500)  # the first reconnect would come within 0.6 s
     assert len(sockets) == connected
 
     # Events in the renamed fields and kinds are applied as ever.
