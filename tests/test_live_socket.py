@@ -16,6 +16,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from liveblog.broadcast import render_post
 from liveblog.models import Column, Event, Post
+from tests.support.loops import run_coroutine
 from tests.support.stack import Stack
 
 pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
@@ -24,9 +25,7 @@ ORIGIN = "http://localhost"
 
 
 def run(coroutine):
-    # In a thread of its own: once Playwright's session has started, this thread has an event loop running.
-    with ThreadPoolExecutor(max_workers=1) as executor:
-        return executor.submit(asyncio.run, asyncio.wait_for(coroutine, 60)).result()
+    return run_coroutine(coroutine, timeout=60)
 
 
 def get(client, url):
