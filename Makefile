@@ -49,9 +49,13 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/ruff format .
 
 bench: $(VENV)/.dev
-	@# The benchmark starts a redis-server of its own; readers run in processes of their own.
+	@# Each benchmark starts a redis-server of its own; readers run in processes of their own.
 	DJANGO_SETTINGS_MODULE=tests.settings DATABASE_URL=$(TEST_DATABASE_URL) $(PY) manage.py ensure_database
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/fanout.py
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/pages.py
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/reconnect.py
+	@# Two hosts in network namespaces of its own (needs root), one of them killed.
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/hosts.py
 
 clean:
 	rm -rf $(VENV) staticfiles .test-media

@@ -20,6 +20,7 @@ Options: --readers 1000,3000 --events 5 --profile --skip-deflate.
 
 import argparse
 import asyncio
+import collections
 import json
 import multiprocessing
 import os
@@ -90,6 +91,7 @@ def client_process(conn, urls, count, deflate):
             opened = await asyncio.gather(*(open_one(url) for _ in range(count)))
             sockets += [(index, ws) for ws in opened if ws is not None]
         received = [[] for _ in sockets]
+        closed = [None] * len(sockets)  # how the server closed each reader's socket, if it did
 
         async def listen(position, ws):
             record = received[position].append
@@ -100,6 +102,7 @@ def client_process(conn, urls, count, deflate):
                         record((now, int(message[7 : message.index(",", 7)])))
             except websockets.ConnectionClosed:
                 pass
+            closed[position] = f"{ws.close_code} {ws.close_reason or ''}".strip()
 
         tasks = [asyncio.ensure_future(listen(i, ws)) for i, (_, ws) in enumerate(sockets)]
         loop = asyncio.get_running_loop()
@@ -108,7 +111,10 @@ def client_process(conn, urls, count, deflate):
         while True:
             command = await loop.run_in_executor(None, conn.recv)
             if command == "report":
-                report = [(index, {seq: t for t, seq in r}) for (index, _), r in zip(sockets, received, strict=True)]
+                report = [
+                    (index, {seq: t for t, seq in r}, closed[position])
+                    for position, ((index, _), r) in enumerate(zip(sockets, received, strict=True))
+                ]
                 await loop.run_in_executor(None, conn.send, report)
                 for r in received:
                     r.clear()
@@ -143,7 +149,12 @@ class Readers:
         for pipe in self.pipes:
             pipe.send("report")
         rows = [row for pipe in self.pipes for row in pipe.recv()]
-        return [[times for i, times in rows if i == n] for n in range(len(self.connected))]
+        # Readers the server closed, by close code and reason: a browser would catch up over HTTP.
+        self.closed = [
+            dict(collections.Counter(how for i, _, how in rows if i == n and how)) for n in range(len(self.connected))
+        ]
+        self.how_closed = [[how for i, _, how in rows if i == n] for n in range(len(self.connected))]
+        return [[times for i, times, _ in rows if i == n] for n in range(len(self.connected))]
 
     def close(self):
         for pipe in self.pipes:
@@ -374,6 +385,15 @@ def run_pair(count, events, deflate, column, author, workers, profile=False):
             result = summarise(starts[n], reports[n], count)
             connected = max(1, readers.connected[n])
             result.update(connected=readers.connected[n], kib_per_connection=(after[n] - before[n]) / connected)
+            result["closed"] = readers.closed[n]
+            # Frames missing on sockets the server never closed: lost without anyone knowing (must be 0).
+            result["missing_while_open"] = sum(
+                1
+                for times, how in zip(reports[n], readers.how_closed[n], strict=True)
+                if how is None
+                for seq in starts[n]
+                if seq not in times
+            )
             results.append(result)
         return results
     finally:
@@ -388,6 +408,8 @@ def line(name, r):
         f"  {name:<28} first {r['first_ms']:7.1f}  median {r['median_ms']:7.1f}  p99 {r['p99_ms']:7.1f}  "
         f"last {r['last_ms']:7.1f} ms (worst {r['worst_last_ms']:.1f})  delivered {r['delivered']}/{r['expected']}  "
         f"{r['kib_per_connection']:.1f} KiB/conn ({r['connected']} connected)"
+        + (f"; closed by the server: {r['closed']}" if r["closed"] else "")
+        + f"; missing on open sockets {r['missing_while_open']}"
     )
 
 

@@ -5,7 +5,6 @@ import shutil
 
 import pytest
 from django.conf import settings
-from django.core.management import call_command
 
 from liveblog import runtime
 from tests.support import factories
@@ -21,31 +20,6 @@ def background_machinery():
     """This process saves content like a command does: with the publisher and the link-card pool running."""
     with runtime.running():
         yield
-
-
-def pytest_collection_modifyitems(items):
-    """Every transactional test resets the sequences, so content types keep their ids across flushes.
-
-    A transactional test's flush recreates content types (and permissions). With their sequences carrying
-    on, they would come back under new ids while the stack's server processes keep the old ones in
-    their cache, and the admin's next log entry (any save) would fail there. Reset at each setup, the
-    sequences give the recreated rows the ids of the first set (see django_db_setup below)."""
-    for item in items:
-        marker = item.get_closest_marker("django_db")
-        transactional = (marker is not None and marker.kwargs.get("transaction")) or any(
-            name in item.fixturenames for name in ("transactional_db", "live_server", "stack")
-        )
-        if transactional and "django_db_reset_sequences" not in item.fixturenames:
-            if marker is not None:
-                item.add_marker(pytest.mark.django_db(**{**marker.kwargs, "reset_sequences": True}))
-            item.fixturenames.append("django_db_reset_sequences")
-
-
-@pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
-    """The test database, its content types numbered from 1 in the order every later flush recreates them."""
-    with django_db_blocker.unblock():
-        call_command("flush", interactive=False, reset_sequences=True, verbosity=0)
 
 
 @pytest.fixture

@@ -33,3 +33,10 @@ LINKCARD_FETCH_STATIC_HOSTS = {}
 # A unit test's data lives in its own uncommitted transaction, seen only by its own connection: the views'
 # reads stay on the test's thread. The production stack in the server tests reads on the shared pool.
 READ_PAGES_IN_SHARED_POOL = False
+
+# Before any app connects its own receivers, so that this one runs first (see tests/support/database.py).
+from django.db.models.signals import post_migrate  # noqa: E402
+
+from tests.support.database import content_types_keep_their_ids  # noqa: E402
+
+post_migrate.connect(content_types_keep_their_ids, dispatch_uid="tests.content_types_keep_their_ids")

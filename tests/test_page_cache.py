@@ -14,8 +14,15 @@ KINDS = ["column", "post", "atom", "events"]
 
 
 @pytest.fixture
-def pages(column, make_post):
-    post = make_post("First update", cards=["https://example.org/a"])
+def committed(django_capture_on_commit_callbacks):
+    """A block whose changes are published at its end, as a real commit would have them (the catch-up's events)."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
+def pages(column, make_post, committed):
+    with committed():
+        post = make_post("First update", cards=["https://example.org/a"])
     return post, {
         "column": column.get_absolute_url(),
         "post": post.get_absolute_url(),
@@ -32,9 +39,7 @@ def queries(client, url):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_a_page_is_rendered_once_per_change_and_a_change_is_never_hidden(
-    client, pages, make_post, kind, django_capture_on_commit_callbacks
-):
+def test_a_page_is_rendered_once_per_change_and_a_change_is_never_hidden(client, pages, make_post, committed, kind):
     post, urls = pages
     first, rendering = queries(client, urls[kind])
     again, kept = queries(client, urls[kind])
@@ -46,12 +51,12 @@ def test_a_page_is_rendered_once_per_change_and_a_change_is_never_hidden(
     assert "Quietly renamed" not in queries(client, urls[kind])[0]
 
     post.headline = "Renamed by an editor"
-    with django_capture_on_commit_callbacks(execute=True):  # its event is written once it commits
+    with committed():
         post.save()  # a real change moves the column's validator: the next reader gets it at once
     content, _ = queries(client, urls[kind])
     assert "Renamed by an editor" in content
     if kind in ("column", "events"):
-        with django_capture_on_commit_callbacks(execute=True):
+        with committed():
             fresh = make_post("Breaking")
         assert "Breaking" in queries(client, urls[kind])[0]
         assert fresh.pk

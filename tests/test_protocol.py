@@ -62,7 +62,7 @@ def test_the_script_names_only_what_the_server_hands_over_and_types_no_wire_valu
 
 
 def test_a_frame_has_the_protocols_fields(column, make_post, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):  # the event is written once the post commits
+    with django_capture_on_commit_callbacks(execute=True):  # the event is written once the change commits
         make_post("One")
     event = Event.objects.filter(column=column).last()
     assert list(event.as_dict()) == list(protocol.Field)
