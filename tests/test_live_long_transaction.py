@@ -10,6 +10,7 @@ import asyncio
 import json
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg2
 import pytest
@@ -94,7 +95,11 @@ def test_an_open_import_does_not_hold_up_an_editors_post_in_the_same_column(stac
             return post, saved_in, event, seen_in, wire
 
     try:
-        post, saved_in, event, seen_in, wire = asyncio.run(asyncio.wait_for(scenario(), 90))
+        # In a thread of its own: once the session's Playwright has started, this thread runs an event loop.
+        with ThreadPoolExecutor(max_workers=1) as executor:
+            post, saved_in, event, seen_in, wire = executor.submit(
+                asyncio.run, asyncio.wait_for(scenario(), 90)
+            ).result()
     finally:
         importer.release.set()
         importer.join(60)
