@@ -10,7 +10,6 @@ import asyncio
 import json
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import psycopg2
 import pytest
@@ -21,18 +20,12 @@ from liveblog import broadcast
 from liveblog.columnfile import export_column, import_file
 from liveblog.models import Change, Column, Event, Post
 from tests.support.admin import fill_new_post, logged_in_editor
+from tests.support.sockets import read_events, run
 
 pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
 
 ORIGIN = "http://localhost"
 WIRE_POSTS = 300
-
-
-async def read_events(socket, count, timeout=15):
-    events = []
-    while len(events) < count:
-        events.append(json.loads(await asyncio.wait_for(socket.recv(), timeout)))
-    return events
 
 
 def socket_url(stack, column, after):
@@ -95,11 +88,7 @@ def test_an_open_import_does_not_hold_up_an_editors_post_in_the_same_column(stac
             return post, saved_in, event, seen_in, wire
 
     try:
-        # In a thread of its own: once the session's Playwright has started, this thread runs an event loop.
-        with ThreadPoolExecutor(max_workers=1) as executor:
-            post, saved_in, event, seen_in, wire = executor.submit(
-                asyncio.run, asyncio.wait_for(scenario(), 90)
-            ).result()
+        post, saved_in, event, seen_in, wire = run(scenario(), timeout=90)
     finally:
         importer.release.set()
         importer.join(60)
