@@ -5,6 +5,8 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IS_POPUP_VAR
+from django.core.exceptions import ValidationError
+from django.db import OperationalError, connection, transaction
 from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.urls import reverse
@@ -38,8 +40,48 @@ class AuthorAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
 
 
+# An editor's save waits at most this long for rows another transaction holds (an import, a shell left open).
+SAVE_LOCK_TIMEOUT = "5s"
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's error code when lock_timeout runs out
+BUSY = (
+    "Not saved: another process (an import or a script) is changing this right now. "
+    "Everything you typed is still here: save again in a moment."
+)
+
+
+class SavesWithoutWaitingLong:
+    """Admin mixin: a save that would wait for a long transaction's locks gives up after SAVE_LOCK_TIMEOUT
+    and shows the form again, with what the editor typed and a clear error, instead of hanging."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method == "POST" and connection.vendor == "postgresql":
+            try:
+                with transaction.atomic():
+                    with connection.cursor() as cursor:
+                        cursor.execute(f"SET LOCAL lock_timeout = '{SAVE_LOCK_TIMEOUT}'")
+                    return super().changeform_view(request, object_id, form_url, extra_context)
+            except OperationalError as error:
+                if getattr(error.__cause__, "pgcode", None) != LOCK_NOT_AVAILABLE:
+                    raise
+            request.liveblog_busy = True  # nothing was saved: validate again, refusing, to show the form
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        return refusing(form) if getattr(request, "liveblog_busy", False) else form
+
+
+def refusing(form_class):
+    class Busy(form_class):
+        def clean(self):
+            super().clean()
+            raise ValidationError(BUSY, code="busy")
+
+    return Busy
+
+
 @admin.register(Column)
-class ColumnAdmin(admin.ModelAdmin):
+class ColumnAdmin(SavesWithoutWaitingLong, admin.ModelAdmin):
     list_display = ["title", "state", "started_at", "series", "post_count", "add_post_link", "desk_link"]
     list_filter = ["state", "series"]
     search_fields = ["title", "standfirst"]
@@ -171,7 +213,7 @@ class PostAdminForm(forms.ModelForm):
 
 
 @admin.register(Post)
-class PostAdmin(admin.ModelAdmin):
+class PostAdmin(SavesWithoutWaitingLong, admin.ModelAdmin):
     form = PostAdminForm
     list_display = ["headline", "column", "status", "published_at", "byline_names", "pinned", "key_event"]
     list_filter = ["column", "status", "authors", "pinned", "key_event"]

@@ -35,6 +35,7 @@ from liveblog.models import Author, Byline, Change, Column, Event, LinkCard, Pos
 
 def record(column_id, post_id=None, using=DEFAULT_DB_ALIAS):
     """Readers of this column must hear of this post (or of the column itself) once the transaction commits."""
+    broadcast.forget_flushes()  # a new transaction: what this thread flushed before says nothing about it
     touched = touch_unless_held(column_id, using)
     change = Change.objects.using(using).create(column_id=column_id, post_id=post_id, touched=touched)
     transaction.on_commit(partial(broadcast.flush_after_commit, column_id, change.pk, using), using=using)

@@ -20,18 +20,12 @@ from liveblog import broadcast
 from liveblog.columnfile import export_column, import_file
 from liveblog.models import Change, Column, Event, Post
 from tests.support.admin import fill_new_post, logged_in_editor
+from tests.support.sockets import read_events, run
 
 pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
 
 ORIGIN = "http://localhost"
-WIRE_POSTS = 300
-
-
-async def read_events(socket, count, timeout=15):
-    events = []
-    while len(events) < count:
-        events.append(json.loads(await asyncio.wait_for(socket.recv(), timeout)))
-    return events
+WIRE_POSTS = 150  # more than broadcast.BATCH: the import's events go out in several transactions
 
 
 def socket_url(stack, column, after):
@@ -94,7 +88,7 @@ def test_an_open_import_does_not_hold_up_an_editors_post_in_the_same_column(stac
             return post, saved_in, event, seen_in, wire
 
     try:
-        post, saved_in, event, seen_in, wire = asyncio.run(asyncio.wait_for(scenario(), 90))
+        post, saved_in, event, seen_in, wire = run(scenario(), timeout=90)
     finally:
         importer.release.set()
         importer.join(60)
@@ -186,3 +180,37 @@ def see_a_save_wait(editor, stack, column, author):
     assert event.post_id == saved.pk
     reader.wait_for_selector(f"#post-{saved.pk}", timeout=10000)
     reader.close()
+
+
+@pytest.mark.browser
+def test_an_editor_whose_save_would_wait_for_an_import_keeps_what_they_typed(chromium, stack, column, make_post):
+    """The import is re-writing the very post the editor corrects: the save gives up after the admin's lock
+    timeout with a clear error, the form keeps the correction, and saving again once the import is done works."""
+    post = make_post("Casualty figures", body="<p>Seven people were hurt.</p>")
+    holder = psycopg2.connect(**connection.get_connection_params())
+    with logged_in_editor(chromium, stack) as editor:
+        try:
+            with holder.cursor() as cursor:  # an import's transaction, updating this post and left open
+                cursor.execute("UPDATE liveblog_post SET headline = headline WHERE id = %s", [post.pk])
+            editor.goto(f"{stack.url}/admin/liveblog/post/{post.pk}/change/")
+            editor.fill("#id_headline", "Casualty figures, corrected")
+            started = time.monotonic()
+            editor.click("input[name=_save]")
+            error = editor.wait_for_selector(".errorlist.nonfield", timeout=30000)
+            waited = time.monotonic() - started
+            assert "Not saved: another process" in error.inner_text()
+            assert "Everything you typed is still here" in error.inner_text()
+            assert editor.input_value("#id_headline") == "Casualty figures, corrected"
+            assert Post.objects.get(pk=post.pk).headline == "Casualty figures"
+            editor.set_viewport_size({"width": 375, "height": 800})  # on a phone the error reads whole
+            box = error.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 375
+        finally:
+            holder.rollback()
+            holder.close()
+        assert waited < 15
+        editor.press("#id_headline", "Enter")  # the keyboard's way to save again
+        editor.wait_for_selector(".messagelist .success")
+    assert Post.objects.get(pk=post.pk).headline == "Casualty figures, corrected"
+    [edited] = Event.objects.filter(column=column, post_id=post.pk, kind="edited")
+    assert "Casualty figures, corrected" in edited.html

@@ -1,7 +1,6 @@
 """The reader's WebSocket and the catch-up endpoint, against the real production stack."""
 
 import asyncio
-import json
 import socket as socket_module
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from liveblog.broadcast import render_post
 from liveblog.models import Column, Event, Post
+from tests.support.sockets import read_events, run
 from tests.support.stack import Stack
 
 pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
@@ -23,23 +23,10 @@ pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
 ORIGIN = "http://localhost"
 
 
-def run(coroutine):
-    # In a thread of its own: once Playwright's session has started, this thread has an event loop running.
-    with ThreadPoolExecutor(max_workers=1) as executor:
-        return executor.submit(asyncio.run, asyncio.wait_for(coroutine, 60)).result()
-
-
 def get(client, url):
     """The test client from a thread of its own, for the same reason (its async adapters refuse a running loop)."""
     with ThreadPoolExecutor(max_workers=1) as executor:
         return executor.submit(client.get, url).result()
-
-
-async def read_events(socket, count, timeout=10):
-    events = []
-    while len(events) < count:
-        events.append(json.loads(await asyncio.wait_for(socket.recv(), timeout)))
-    return events
 
 
 async def close_code(socket, timeout=10):

@@ -14,8 +14,15 @@ KINDS = ["column", "post", "atom", "events"]
 
 
 @pytest.fixture
-def pages(column, make_post):
-    post = make_post("First update", cards=["https://example.org/a"])
+def committed(django_capture_on_commit_callbacks):
+    """A block whose changes are published at its end, as a real commit would have them (the catch-up's events)."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
+def pages(column, make_post, committed):
+    with committed():
+        post = make_post("First update", cards=["https://example.org/a"])
     return post, {
         "column": column.get_absolute_url(),
         "post": post.get_absolute_url(),
@@ -32,7 +39,7 @@ def queries(client, url):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_a_page_is_rendered_once_per_change_and_a_change_is_never_hidden(client, pages, make_post, kind):
+def test_a_page_is_rendered_once_per_change_and_a_change_is_never_hidden(client, pages, make_post, committed, kind):
     post, urls = pages
     first, rendering = queries(client, urls[kind])
     again, kept = queries(client, urls[kind])
@@ -44,11 +51,13 @@ def test_a_page_is_rendered_once_per_change_and_a_change_is_never_hidden(client,
     assert "Quietly renamed" not in queries(client, urls[kind])[0]
 
     post.headline = "Renamed by an editor"
-    post.save()  # a real change moves the column's validator: the next reader gets it at once
+    with committed():
+        post.save()  # a real change moves the column's validator: the next reader gets it at once
     content, _ = queries(client, urls[kind])
     assert "Renamed by an editor" in content
     if kind in ("column", "events"):
-        fresh = make_post("Breaking")
+        with committed():
+            fresh = make_post("Breaking")
         assert "Breaking" in queries(client, urls[kind])[0]
         assert fresh.pk
 
@@ -98,3 +107,19 @@ def test_a_new_post_renders_one_post_partial_not_the_whole_column(client, column
         assert rendered == ["Update 2"]
     finally:
         template_rendered.disconnect(count)
+
+
+def test_a_catch_up_answered_between_a_change_and_its_event_is_not_kept(
+    client, column, make_post, django_capture_on_commit_callbacks
+):
+    """A change commits (moving the column's validator) and its event is written just after: a catch-up
+    answered in between must not be kept, or confirmed by a 304, once the event exists."""
+    url = f"/live/{column.slug}/events?after=0"
+    with django_capture_on_commit_callbacks(execute=False) as after_commit:
+        make_post("Breaking")
+    between = client.get(url)
+    assert between.json()["events"] == []  # committed, its event not written yet
+    for callback in after_commit:
+        callback()  # the event is written
+    assert client.get(url, HTTP_IF_NONE_MATCH=between["ETag"]).status_code == 200
+    assert [event["kind"] for event in client.get(url).json()["events"]] == ["published"]

@@ -61,8 +61,9 @@ def test_the_script_names_only_what_the_server_hands_over_and_types_no_wire_valu
         assert not re.search(rf"\.{field}\b(?!-)", LIVE_JS_CODE), field  # event.post_id and the like
 
 
-def test_a_frame_has_the_protocols_fields(column, make_post):
-    make_post("One")
+def test_a_frame_has_the_protocols_fields(column, make_post, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):  # the event is written once the change commits
+        make_post("One")
     event = Event.objects.filter(column=column).last()
     assert list(event.as_dict()) == list(protocol.Field)
     assert json.loads(json.dumps(event.as_dict()))["post_id"] == event.post_id
