@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import websockets
@@ -13,16 +12,11 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from liveblog.models import Post
 from tests.support import factories
 from tests.support.admin import PASSWORD
+from tests.support.sockets import run
 
 pytestmark = [pytest.mark.server, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ORIGIN = "http://localhost"
-
-
-def run(coroutine):
-    # In a thread of its own: once Playwright's session has started, this thread has an event loop running.
-    with ThreadPoolExecutor(max_workers=1) as executor:
-        return executor.submit(asyncio.run, asyncio.wait_for(coroutine, 60)).result()
 
 
 def staff_user(username, *codenames):
