@@ -74,7 +74,8 @@ class SavesWithoutWaitingLong:
 def refusing(form_class):
     class Busy(form_class):
         def clean(self):
-            super().clean()
+            # Nothing is saved on this pass: the form's own checks would take the locks again (the post's
+            # version check waits for the very row the other process holds), so refuse before them.
             raise ValidationError(BUSY, code="busy")
 
     return Busy

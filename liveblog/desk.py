@@ -195,6 +195,7 @@ def save_from_desk(request, column, post, action, prefix):
         deskfeed.post_saved_by(post, request.user, editing.editor_name(request.user))
     if not wants_json(request):
         return redirect("admin:liveblog_column_desk", column.pk)
+    post = Post.objects.for_display().get(pk=post.pk)  # with the bylines just saved
     return JsonResponse(
         {"post": post.pk, "version": post.version, "status": post.status, "card": card_html(request, post)}
     )

@@ -26,7 +26,10 @@ def check_version(form, post, field="base_version"):
     if sent is None:
         return None
     current = current_version(post.pk)
-    if current is None or current == sent:
+    if current is None:
+        return None
+    if current == sent:
+        post.version = current  # the instance may have been read before the lock: its save counts on from here
         return None
     newer = Post.objects.for_display().get(pk=post.pk)
     form.conflict = newer

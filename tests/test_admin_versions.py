@@ -93,3 +93,19 @@ def test_a_draft_published_later_takes_the_time_of_publishing(editor_client, mak
     url = reverse("admin:liveblog_post_change", args=[post.pk])
     assert editor_client.post(url, data).status_code == 302
     assert Post.objects.get(pk=post.pk).published_at >= before - timedelta(seconds=1)
+
+
+def test_a_save_counts_on_from_the_version_it_checked_not_from_a_stale_copy(make_post):
+    from django.db import transaction
+
+    from liveblog.desk import DeskPostForm
+
+    post = make_post("Bridge closed")
+    stale = Post.objects.get(pk=post.pk)  # read before a colleague's save
+    post.save()  # version 2
+    data = {"headline": "Bridge open", "body": "<p>Open.</p>", "authors": [post.ordered_authors()[0].pk]}
+    with transaction.atomic():
+        form = DeskPostForm({**data, "base_version": 2}, instance=stale)
+        assert form.is_valid(), form.errors
+        form.save()
+    assert Post.objects.get(pk=post.pk).version == 3  # so an edit begun on version 2 is refused from now on

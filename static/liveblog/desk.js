@@ -458,7 +458,9 @@
     var card = document.getElementById("desk-post-" + postId);
     if (!card) return;
     if (card.querySelector(".desk-form")) {
-      showBanner("“" + card.dataset.headline + "” was deleted by someone else while you edited it. Your text is still in the form.");
+      var headline = card.querySelector(".post-headline");
+      showBanner("“" + (headline ? headline.textContent.trim() : "This post") +
+        "” was deleted by someone else while you edited it. Your text is still in the form.");
       return;
     }
     card.remove();
