@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
-from liveblog import broadcast, linkcards
+from liveblog import broadcast, desk, editing, linkcards
 from liveblog.csp import editor_page
 from liveblog.models import Author, Byline, Column, LinkCard, Post, Series
 
@@ -82,7 +82,7 @@ def refusing(form_class):
 
 @admin.register(Column)
 class ColumnAdmin(SavesWithoutWaitingLong, admin.ModelAdmin):
-    list_display = ["title", "state", "started_at", "series", "post_count", "add_post_link"]
+    list_display = ["title", "state", "started_at", "series", "post_count", "add_post_link", "desk_link"]
     list_filter = ["state", "series"]
     search_fields = ["title", "standfirst"]
     prepopulated_fields = {"slug": ["title"]}
@@ -105,6 +105,17 @@ class ColumnAdmin(SavesWithoutWaitingLong, admin.ModelAdmin):
     @admin.display(description="")
     def add_post_link(self, column):
         return format_html('<a class="addlink" href="{}">Add a post here</a>', add_post_url(column.pk))
+
+    @admin.display(description="")
+    def desk_link(self, column):
+        return format_html(
+            '<a href="{}">Open the desk<span class="visually-hidden"> of {}</span></a>',
+            reverse("admin:liveblog_column_desk", args=[column.pk]),
+            column.title,
+        )
+
+    def get_urls(self):
+        return desk.desk_urls(self.admin_site) + super().get_urls()
 
 
 class BylineFormSet(forms.BaseInlineFormSet):
@@ -169,13 +180,24 @@ class LinkCardInline(admin.StackedInline):
 
 
 class PostAdminForm(forms.ModelForm):
+    # The version the editor's form was opened on (liveblog.editing refuses saving over a newer one).
+    base_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
     class Meta:
         model = Post
         fields = ["column", "headline", "body", "status", "published_at", "pinned", "key_event"]
         widgets = {"headline": forms.TextInput(attrs={"class": "vTextField", "style": "width: min(100%, 40em)"})}
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["base_version"].initial = self.instance.version
+        # Tells an untouched publish time (the moment the form opened) from one the editor typed.
+        self.fields["published_at"].show_hidden_initial = True
+
     def clean(self):
         cleaned = super().clean()
+        editing.check_version(self, self.instance)
+        editing.publish_time_is_now(self, cleaned)
         published_at = cleaned.get("published_at")
         if (
             cleaned.get("status") == Post.Status.PUBLISHED
@@ -200,12 +222,17 @@ class PostAdmin(SavesWithoutWaitingLong, admin.ModelAdmin):
     date_hierarchy = "published_at"
     inlines = [BylineInline, LinkCardInline]
     ordering = ["-published_at", "-id"]
-    fields = ["column", "headline", "body", "status", "published_at", "pinned", "key_event"]
+    fields = ["column", "headline", "body", "status", "published_at", "pinned", "key_event", "base_version"]
     save_on_top = True
     actions = ["fetch_link_cards_again"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("bylines__author")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
 
     @editor_page
     def changeform_view(self, *args, **kwargs):

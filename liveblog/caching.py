@@ -22,7 +22,8 @@ new post re-renders one partial, not twenty.
 
 Two ways in:
 - a view of one column, found by its `slug` argument, is decorated with
-  `@cached_by_column`, which reads `changed_at` with one indexed query;
+  `@cached_by_column`, which reads `changed_at` with one indexed query (the
+  catch-up endpoint with `@cached_by_column_events`, which also reads its newest event);
 - views over several columns, `@cached_by_any_column`, `@cached_by_series`, `@cached_by_author`.
 """
 
@@ -35,7 +36,7 @@ from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.conf import settings
 from django.core.cache import caches
 from django.db import InterfaceError, OperationalError, connection
-from django.db.models import Max
+from django.db.models import Max, OuterRef, Subquery
 from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.utils.cache import (
@@ -47,7 +48,7 @@ from django.utils.cache import (
 from django.utils.decorators import sync_and_async_middleware
 from django.utils.http import http_date, quote_etag
 
-from liveblog.models import Column
+from liveblog.models import Column, Event
 
 # Long enough for a CDN to absorb a burst of readers, short enough that a
 # reader who bypasses the live socket is at most this many seconds behind.
@@ -249,6 +250,18 @@ def column_changed_at(request, *args, slug, **kwargs):
     return Column.objects.filter(slug=slug).values_list("changed_at", flat=True).first()
 
 
+def column_events_changed_at(request, *args, slug, **kwargs):
+    """The catch-up's validator: the column's change or its newest event, whichever is later. A change
+    commits first and its event is written just after (liveblog/changes.py): a catch-up answered in between
+    must not stand for the column's state once the event exists (kept, or confirmed by a 304)."""
+    newest = Event.objects.filter(column=OuterRef("pk")).order_by("-seq").values("created_at")[:1]
+    row = Column.objects.filter(slug=slug).values_list("changed_at", Subquery(newest)).first()
+    if row is None:
+        return None
+    changed_at, newest_event = row
+    return max(changed_at, newest_event) if newest_event else changed_at
+
+
 def any_column_changed_at(request, *args, **kwargs):
     # Every column, not only live ones: a column that ends leaves the live set, and
     # the validator must still move forward.
@@ -265,8 +278,9 @@ def author_changed_at(request, *args, slug, **kwargs):
     return Column.objects.filter(posts__bylines__author__slug=slug).aggregate(last=Max("changed_at"))["last"]
 
 
-# For views of one column found by its `slug`: feeds, the catch-up endpoint.
+# For views of one column found by its `slug`: the column page, post pages, feeds.
 cached_by_column = cached(column_changed_at)
+cached_by_column_events = cached(column_events_changed_at)
 # For views over all columns: the home page, the site-wide feeds.
 cached_by_any_column = cached(any_column_changed_at)
 cached_by_series = cached(series_changed_at)

@@ -83,7 +83,7 @@ def column(request, slug):
     )
 
 
-@caching.cached_by_column
+@caching.cached_by_column_events
 def column_events(request, slug):
     """Catch-up (docs/live.md): the events after `after`, oldest first, each with the post's HTML."""
     column = get_object_or_404(with_last_seq(Column.objects.only("pk", "slug")), slug=slug)

@@ -107,3 +107,19 @@ def test_a_new_post_renders_one_post_partial_not_the_whole_column(client, column
         assert rendered == ["Update 2"]
     finally:
         template_rendered.disconnect(count)
+
+
+def test_a_catch_up_answered_between_a_change_and_its_event_is_not_kept(
+    client, column, make_post, django_capture_on_commit_callbacks
+):
+    """A change commits (moving the column's validator) and its event is written just after: a catch-up
+    answered in between must not be kept, or confirmed by a 304, once the event exists."""
+    url = f"/live/{column.slug}/events?after=0"
+    with django_capture_on_commit_callbacks(execute=False) as after_commit:
+        make_post("Breaking")
+    between = client.get(url)
+    assert between.json()["events"] == []  # committed, its event not written yet
+    for callback in after_commit:
+        callback()  # the event is written
+    assert client.get(url, HTTP_IF_NONE_MATCH=between["ETag"]).status_code == 200
+    assert [event["kind"] for event in client.get(url).json()["events"]] == ["published"]
