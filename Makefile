@@ -56,6 +56,7 @@ bench: $(VENV)/.dev
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/reconnect.py
 	@# Two hosts in network namespaces of its own (needs root), one of them killed.
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/hosts.py
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/desk.py
 
 clean:
 	rm -rf $(VENV) staticfiles .test-media

@@ -5,6 +5,8 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IS_POPUP_VAR
+from django.core.exceptions import ValidationError
+from django.db import OperationalError, connection, transaction
 from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.urls import reverse
@@ -12,7 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
-from liveblog import broadcast, linkcards
+from liveblog import broadcast, desk, editing, linkcards
 from liveblog.csp import editor_page
 from liveblog.models import Author, Byline, Column, LinkCard, Post, Series
 
@@ -38,9 +40,49 @@ class AuthorAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
 
 
+# An editor's save waits at most this long for rows another transaction holds (an import, a shell left open).
+SAVE_LOCK_TIMEOUT = "5s"
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's error code when lock_timeout runs out
+BUSY = (
+    "Not saved: another process (an import or a script) is changing this right now. "
+    "Everything you typed is still here: save again in a moment."
+)
+
+
+class SavesWithoutWaitingLong:
+    """Admin mixin: a save that would wait for a long transaction's locks gives up after SAVE_LOCK_TIMEOUT
+    and shows the form again, with what the editor typed and a clear error, instead of hanging."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method == "POST" and connection.vendor == "postgresql":
+            try:
+                with transaction.atomic():
+                    with connection.cursor() as cursor:
+                        cursor.execute(f"SET LOCAL lock_timeout = '{SAVE_LOCK_TIMEOUT}'")
+                    return super().changeform_view(request, object_id, form_url, extra_context)
+            except OperationalError as error:
+                if getattr(error.__cause__, "pgcode", None) != LOCK_NOT_AVAILABLE:
+                    raise
+            request.liveblog_busy = True  # nothing was saved: validate again, refusing, to show the form
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        return refusing(form) if getattr(request, "liveblog_busy", False) else form
+
+
+def refusing(form_class):
+    class Busy(form_class):
+        def clean(self):
+            super().clean()
+            raise ValidationError(BUSY, code="busy")
+
+    return Busy
+
+
 @admin.register(Column)
-class ColumnAdmin(admin.ModelAdmin):
-    list_display = ["title", "state", "started_at", "series", "post_count", "add_post_link"]
+class ColumnAdmin(SavesWithoutWaitingLong, admin.ModelAdmin):
+    list_display = ["title", "state", "started_at", "series", "post_count", "add_post_link", "desk_link"]
     list_filter = ["state", "series"]
     search_fields = ["title", "standfirst"]
     prepopulated_fields = {"slug": ["title"]}
@@ -63,6 +105,17 @@ class ColumnAdmin(admin.ModelAdmin):
     @admin.display(description="")
     def add_post_link(self, column):
         return format_html('<a class="addlink" href="{}">Add a post here</a>', add_post_url(column.pk))
+
+    @admin.display(description="")
+    def desk_link(self, column):
+        return format_html(
+            '<a href="{}">Open the desk<span class="visually-hidden"> of {}</span></a>',
+            reverse("admin:liveblog_column_desk", args=[column.pk]),
+            column.title,
+        )
+
+    def get_urls(self):
+        return desk.desk_urls(self.admin_site) + super().get_urls()
 
 
 class BylineFormSet(forms.BaseInlineFormSet):
@@ -127,13 +180,24 @@ class LinkCardInline(admin.StackedInline):
 
 
 class PostAdminForm(forms.ModelForm):
+    # The version the editor's form was opened on (liveblog.editing refuses saving over a newer one).
+    base_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
     class Meta:
         model = Post
         fields = ["column", "headline", "body", "status", "published_at", "pinned", "key_event"]
         widgets = {"headline": forms.TextInput(attrs={"class": "vTextField", "style": "width: min(100%, 40em)"})}
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["base_version"].initial = self.instance.version
+        # Tells an untouched publish time (the moment the form opened) from one the editor typed.
+        self.fields["published_at"].show_hidden_initial = True
+
     def clean(self):
         cleaned = super().clean()
+        editing.check_version(self, self.instance)
+        editing.publish_time_is_now(self, cleaned)
         published_at = cleaned.get("published_at")
         if (
             cleaned.get("status") == Post.Status.PUBLISHED
@@ -149,7 +213,7 @@ class PostAdminForm(forms.ModelForm):
 
 
 @admin.register(Post)
-class PostAdmin(admin.ModelAdmin):
+class PostAdmin(SavesWithoutWaitingLong, admin.ModelAdmin):
     form = PostAdminForm
     list_display = ["headline", "column", "status", "published_at", "byline_names", "pinned", "key_event"]
     list_filter = ["column", "status", "authors", "pinned", "key_event"]
@@ -158,12 +222,17 @@ class PostAdmin(admin.ModelAdmin):
     date_hierarchy = "published_at"
     inlines = [BylineInline, LinkCardInline]
     ordering = ["-published_at", "-id"]
-    fields = ["column", "headline", "body", "status", "published_at", "pinned", "key_event"]
+    fields = ["column", "headline", "body", "status", "published_at", "pinned", "key_event", "base_version"]
     save_on_top = True
     actions = ["fetch_link_cards_again"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("bylines__author")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
 
     @editor_page
     def changeform_view(self, *args, **kwargs):

@@ -6,6 +6,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "liveblog.settings")
 # Django must be set up before anything imports models.
 django_asgi_app = get_asgi_application()
 
+from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
@@ -13,6 +14,7 @@ from django.urls import path  # noqa: E402
 from liveblog import runtime  # noqa: E402
 from liveblog.bodylimit import RequestBodyLimit  # noqa: E402
 from liveblog.consumers import LiveConsumer  # noqa: E402
+from liveblog.deskconsumer import DeskConsumer  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -20,7 +22,13 @@ application = ProtocolTypeRouter(
         "http": RequestBodyLimit(django_asgi_app),
         # Origins outside ALLOWED_HOSTS are refused before the consumer runs.
         "websocket": AllowedHostsOriginValidator(
-            URLRouter([path("ws/live/<slug:slug>/", LiveConsumer.as_asgi(), name="live")])
+            URLRouter(
+                [
+                    path("ws/live/<slug:slug>/", LiveConsumer.as_asgi(), name="live"),
+                    # Editors only: the session says who it is (liveblog.deskconsumer).
+                    path("ws/desk/<int:column_id>/", AuthMiddlewareStack(DeskConsumer.as_asgi()), name="desk"),
+                ]
+            )
         ),
     }
 )

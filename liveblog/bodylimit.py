@@ -84,7 +84,8 @@ async def refuse(scope, send, status, message):
     else:
         title = "Upload too large" if status == 413 else "Bad request"
         body = (
-            f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>'
+            f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+            '<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
             f"<body><h1>{title}</h1><p>{html.escape(message)}</p></body></html>"
         )
         content_type = b"text/html; charset=utf-8"

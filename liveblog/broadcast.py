@@ -74,6 +74,10 @@ class Claimed(Exception):
 _flushed = threading.local()
 
 
+def forget_flushes():
+    _flushed.__dict__.clear()
+
+
 def flush_after_commit(column_id, change_id, using=DEFAULT_DB_ALIAS):
     """The on_commit callback of every recorded change. Never fails the caller: the change is committed,
     and sweep() publishes it if this does not."""

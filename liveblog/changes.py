@@ -16,7 +16,9 @@ After commit (`transaction.on_commit`, Zulip's `send_event_on_commit` idea, but 
 that committed with the change, so nothing is lost if the process dies right after commit):
 - `broadcast.flush()` turns the column's changes into events (per-column seq, the post partial),
   in a short transaction of its own, and publishes them (liveblog/broadcast.py);
-- `linkcards.fetch_in_background()` fetches the new cards' pages.
+- `linkcards.fetch_in_background()` fetches the new cards' pages;
+- `deskfeed.changed()` tells the column's open desks which post changed (drafts and scheduled posts
+  included, which readers never hear of; liveblog/desk.py).
 A change whose flush did not happen (the process died, a lock wait timed out) is finished by
 `broadcast.sweep()`, which the scheduler runs every second.
 """
@@ -27,15 +29,17 @@ from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from liveblog import broadcast, linkcards
+from liveblog import broadcast, deskfeed, linkcards
 from liveblog.models import Author, Byline, Change, Column, Event, LinkCard, Post, Series
 
 
 def record(column_id, post_id=None, using=DEFAULT_DB_ALIAS):
     """Readers of this column must hear of this post (or of the column itself) once the transaction commits."""
+    broadcast.forget_flushes()  # a new transaction: what this thread flushed before says nothing about it
     touched = touch_unless_held(column_id, using)
     change = Change.objects.using(using).create(column_id=column_id, post_id=post_id, touched=touched)
     transaction.on_commit(partial(broadcast.flush_after_commit, column_id, change.pk, using), using=using)
+    deskfeed.changed(column_id, post_id, using)  # the editors' open desks, drafts included
 
 
 def touch_unless_held(column_id, using):

@@ -22,6 +22,9 @@ import asyncio
 import collections
 import contextlib
 import logging
+import os
+import socket
+import time
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -57,6 +60,7 @@ class Feed:
         self.readers = set()
         self.recent = collections.deque((as_item(seq, text) for seq, text in recent), maxlen=RECENT)
         self.last_seq = recent[-1][0] if recent else 0
+        self.last_handout = (None, None)  # (seq, seconds) of the last hand-out, for the desk (liveblog.desk)
 
     def since(self, after):
         """Frames after `after` from memory, or None when memory does not reach back that far."""
@@ -73,8 +77,10 @@ class Feed:
         item = as_item(seq, text)
         self.recent.append(item)
         self.last_seq = seq
+        started = time.perf_counter()  # once per event, never per reader
         for reader in tuple(self.readers):
             reader.offer(item)
+        self.last_handout = (seq, time.perf_counter() - started)
 
 
 class Hub:
@@ -158,7 +164,11 @@ class Hub:
         while True:
             try:
                 if self.channel is None:
-                    self.channel = await self.layer.new_channel(prefix="liveblog-hub.")
+                    # The default prefix: channels-redis serves every process-specific channel of one prefix
+                    # from one blocking read, under one lock per process; a hub channel of its own prefix
+                    # would hold that lock for seconds while the desks' channels (liveblog.deskconsumer)
+                    # wait behind it.
+                    self.channel = await self.layer.new_channel()
                 await self.layer.group_add(GROUP, self.channel)
                 # Whatever was sent before this process listened (or while Redis was away) is in the database.
                 await self.catch_up(list(self.feeds.values()))
@@ -174,6 +184,8 @@ class Hub:
                 delay = min(delay * 2, 5.0)
 
     async def on_message(self, message):
+        if message.get("type") == "desk.census":
+            return await self.census(message)
         feed = self.feeds.get(message.get("column_id"))
         if feed is None:
             return
@@ -181,6 +193,24 @@ class Hub:
         if seq > feed.last_seq + 1:
             await self.catch_up([feed])  # the layer lost something: read the gap
         feed.hand_out(seq, message["frame"])
+
+    async def census(self, message):
+        """Answer a desk asking how many readers this process serves for a column (liveblog.deskconsumer)."""
+        feed = self.feeds.get(message["column_id"])
+        readers, (seq, seconds) = 0, (None, None)
+        if feed is not None:
+            # Off the publish path: counted when a desk asks, every few seconds.
+            readers = sum(1 for reader in feed.readers if not getattr(reader, "is_desk", False))
+            seq, seconds = feed.last_handout
+        reply = {
+            "type": "desk.readers",
+            "process": f"{socket.gethostname()}:{os.getpid()}",
+            "readers": readers,
+            "handout_seq": seq,
+            "handout_ms": None if seconds is None else round(seconds * 1000, 3),
+        }
+        with contextlib.suppress(Exception):  # that desk is gone; the next census asks again
+            await self.layer.send(message["reply_to"], reply)
 
     async def stay_in_group(self):
         """Re-join the group well within its expiry: membership lapses LIVE_GROUP_EXPIRY seconds after the

@@ -12,6 +12,7 @@ from urllib.parse import urljoin
 from django.contrib.syndication.views import Feed
 from django.shortcuts import get_object_or_404
 from django.utils import feedgenerator
+from django.utils.html import escape
 from django.utils.text import Truncator
 
 from liveblog import caching
@@ -28,7 +29,9 @@ class AtomFeed(feedgenerator.Atom1Feed):
         content = item["description"]
         super().add_item_elements(handler, {**item, "description": None, "author_name": None})
         if item.get("summary"):
-            handler.addQuickElement("summary", item["summary"])
+            # Plain text, said to be HTML and escaped as such: readers that take any summary for HTML (many
+            # do) then show "<script>" in a post's text as the text it is.
+            handler.addQuickElement("summary", escape(item["summary"]), {"type": "html"})
         handler.addQuickElement("content", content, {"type": "html"})
         for name, url in item["authors"]:
             handler.startElement("author", {})
@@ -91,7 +94,8 @@ class ColumnFeed(PostFeed):
         return column.get_absolute_url()
 
     def description(self, column):
-        return column.standfirst or f"Live updates: {column.title}"
+        # RSS readers read descriptions as HTML: the plain-text standfirst is escaped for them.
+        return escape(column.standfirst or f"Live updates: {column.title}")
 
     def subtitle(self, column):
         return column.standfirst or None

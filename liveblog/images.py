@@ -136,12 +136,6 @@ def in_srgb(image):
         return image  # a damaged or mismatched profile: the pixels as they are, without it
 
 
-def reencode(data):
-    """(bytes, extension, content type) of a clean full-size copy, or raise ValidationError."""
-    encoded = guard(data).encode()
-    return encoded.data, encoded.ext, encoded.content_type
-
-
 def store(encoded, directory, storage=None):
     """Write an encoded file under its content name; the same picture stored twice is one file."""
     storage = storage or default_storage

@@ -168,6 +168,12 @@ class Post(Announced):
     # The post's identifier in the system it was imported from (docs/column-file.md), so re-imports update it.
     # NULL, not "", for posts made here: the per-column unique constraint ignores NULLs.
     import_key = models.CharField(max_length=200, null=True, blank=True, editable=False)  # noqa: DJ001
+    # Moves on every save: an edit made on an older version is refused, never silently written over a newer one.
+    version = models.PositiveIntegerField(default=1, editable=False)
+    # Who wrote it first (the desk pre-fills an editor's bylines from their last post in the column).
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, editable=False, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -187,6 +193,10 @@ class Post(Announced):
 
     def save(self, *args, **kwargs):
         self.body = body.clean_html(self.body)
+        if not self._state.adding:
+            self.version += 1
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "version"}
         super().save(*args, **kwargs)
 
     def get_absolute_url(self):
@@ -375,6 +385,34 @@ class Change(models.Model):
 
     def get_absolute_url(self):
         return reverse("column_events", args=[Column.objects.get(pk=self.column_id).slug])
+
+
+class Autosave(models.Model):
+    """What an editor has typed on a column's desk and not sent yet: a new post (post is None) or an edit."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    column = models.ForeignKey(Column, on_delete=models.CASCADE, related_name="autosaves")
+    post = models.ForeignKey(Post, null=True, blank=True, on_delete=models.CASCADE, related_name="autosaves")
+    base_version = models.PositiveIntegerField(null=True, blank=True, help_text="The post's version the edit began on.")
+    content = models.JSONField(default=dict, blank=True)  # headline, body, authors, pinned, key_event
+    saved_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-saved_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "column"], condition=models.Q(post__isnull=True), name="autosave_unique_new_post"
+            ),
+            models.UniqueConstraint(
+                fields=["user", "post"], condition=models.Q(post__isnull=False), name="autosave_unique_edit"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user} on {self.column}"
+
+    def get_absolute_url(self):
+        return reverse("admin:liveblog_column_desk", args=[self.column_id])
 
 
 def require_description(instance, image_field, description_field):

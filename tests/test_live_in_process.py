@@ -9,9 +9,11 @@ import threading
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
+from django.db import connections
 from django.urls import path
 
 from liveblog import broadcast, fanout, runtime
@@ -25,7 +27,7 @@ application = URLRouter([path("ws/live/<slug:slug>/", LiveConsumer.as_asgi())])
 
 
 @pytest.fixture(scope="module")
-def server_loop():
+def server_loop(django_db_blocker):
     """An event loop in a thread of its own with the hub started on it, as in a server process."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="test-server-loop", daemon=True)
@@ -33,6 +35,9 @@ def server_loop():
     asyncio.run_coroutine_threadsafe(runtime.start_server(), loop).result(10)
     yield loop
     asyncio.run_coroutine_threadsafe(fanout.hub.stop(), loop).result(10)
+    # The hub read the database from Channels' worker thread: let go of that connection.
+    with django_db_blocker.unblock():
+        asyncio.run_coroutine_threadsafe(database_sync_to_async(connections.close_all)(), loop).result(10)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(5)
 
@@ -68,7 +73,7 @@ def test_backlog_then_live_events_in_order_exactly_once(column, make_post, run):
         first, second = reader(column, after=1), reader(column)
         assert (await first.connect())[0] and (await second.connect())[0]
         missed = await frames(first, 2)
-        fourth = await sync_to_async(make_post, thread_sensitive=False)("Live one")
+        fourth = await sync_to_async(make_post)("Live one")
         live = await frames(first, 1), await frames(second, 1)
         assert await first.receive_nothing(timeout=0.3) and await second.receive_nothing(timeout=0.01)
         await first.disconnect()

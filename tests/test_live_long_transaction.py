@@ -25,7 +25,7 @@ from tests.support.sockets import read_events, run
 pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
 
 ORIGIN = "http://localhost"
-WIRE_POSTS = 300
+WIRE_POSTS = 150  # more than broadcast.BATCH: the import's events go out in several transactions
 
 
 def socket_url(stack, column, after):
@@ -180,3 +180,37 @@ def see_a_save_wait(editor, stack, column, author):
     assert event.post_id == saved.pk
     reader.wait_for_selector(f"#post-{saved.pk}", timeout=10000)
     reader.close()
+
+
+@pytest.mark.browser
+def test_an_editor_whose_save_would_wait_for_an_import_keeps_what_they_typed(chromium, stack, column, make_post):
+    """The import is re-writing the very post the editor corrects: the save gives up after the admin's lock
+    timeout with a clear error, the form keeps the correction, and saving again once the import is done works."""
+    post = make_post("Casualty figures", body="<p>Seven people were hurt.</p>")
+    holder = psycopg2.connect(**connection.get_connection_params())
+    with logged_in_editor(chromium, stack) as editor:
+        try:
+            with holder.cursor() as cursor:  # an import's transaction, updating this post and left open
+                cursor.execute("UPDATE liveblog_post SET headline = headline WHERE id = %s", [post.pk])
+            editor.goto(f"{stack.url}/admin/liveblog/post/{post.pk}/change/")
+            editor.fill("#id_headline", "Casualty figures, corrected")
+            started = time.monotonic()
+            editor.click("input[name=_save]")
+            error = editor.wait_for_selector(".errorlist.nonfield", timeout=30000)
+            waited = time.monotonic() - started
+            assert "Not saved: another process" in error.inner_text()
+            assert "Everything you typed is still here" in error.inner_text()
+            assert editor.input_value("#id_headline") == "Casualty figures, corrected"
+            assert Post.objects.get(pk=post.pk).headline == "Casualty figures"
+            editor.set_viewport_size({"width": 375, "height": 800})  # on a phone the error reads whole
+            box = error.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 375
+        finally:
+            holder.rollback()
+            holder.close()
+        assert waited < 15
+        editor.press("#id_headline", "Enter")  # the keyboard's way to save again
+        editor.wait_for_selector(".messagelist .success")
+    assert Post.objects.get(pk=post.pk).headline == "Casualty figures, corrected"
+    [edited] = Event.objects.filter(column=column, post_id=post.pk, kind="edited")
+    assert "Casualty figures, corrected" in edited.html

@@ -13,10 +13,10 @@
   var button = root.querySelector(".new-updates");
   var announcer = root.querySelector(".live-announcer");
   // Close codes, event kinds and frame fields come from the server (liveblog/protocol.py), never typed here.
-  var P = JSON.parse(document.getElementById("liveblog-protocol").textContent);
-  var F = P.fields;
+  var protocol = JSON.parse(document.getElementById("liveblog-protocol").textContent);
+  var FIELD = protocol.fields;
   var SHOWING = {};
-  P.showing.forEach(function (kind) {
+  protocol.showing.forEach(function (kind) {
     SHOWING[kind] = true;
   });
   var early = {}; // seq -> event that arrived before its predecessors
@@ -25,14 +25,14 @@
   // ---- Applying events -------------------------------------------------------------
 
   function receive(event) {
-    if (event[F.SEQ] <= lastSeq || early[event[F.SEQ]]) return; // a duplicate
-    if (event[F.SEQ] > lastSeq + 1) {
-      early[event[F.SEQ]] = event;
+    if (event[FIELD.SEQ] <= lastSeq || early[event[FIELD.SEQ]]) return; // a duplicate
+    if (event[FIELD.SEQ] > lastSeq + 1) {
+      early[event[FIELD.SEQ]] = event;
       catchUp(true);
       return;
     }
     apply(event);
-    lastSeq = event[F.SEQ];
+    lastSeq = event[FIELD.SEQ];
     root.setAttribute("data-last-seq", String(lastSeq));
     var next = early[lastSeq + 1];
     if (next) {
@@ -43,17 +43,17 @@
   }
 
   function apply(event) {
-    var kind = event[F.KIND];
-    if (kind === P.kinds.COLUMN_ENDED || kind === P.kinds.COLUMN_REOPENED) return columnState(kind);
+    var kind = event[FIELD.KIND];
+    if (kind === protocol.kinds.COLUMN_ENDED || kind === protocol.kinds.COLUMN_REOPENED) return columnState(kind);
     keyEvent(event);
-    var existing = document.getElementById("post-" + event[F.POST_ID]);
-    var heldIndex = indexHeld(event[F.POST_ID]);
+    var existing = document.getElementById("post-" + event[FIELD.POST_ID]);
+    var heldIndex = indexHeld(event[FIELD.POST_ID]);
     if (!SHOWING[kind]) {
       if (existing) existing.remove();
       if (heldIndex >= 0) held.splice(heldIndex, 1);
       return updateButton();
     }
-    var post = parse(event[F.HTML]);
+    var post = parse(event[FIELD.HTML]);
     if (!post) return;
     relative(post);
     if (heldIndex >= 0) {
@@ -68,7 +68,7 @@
       } else {
         place(post, !existing);
       }
-      if (kind === P.kinds.PUBLISHED) announce(post);
+      if (kind === protocol.kinds.PUBLISHED) announce(post);
     }
   }
 
@@ -77,11 +77,11 @@
     var nav = root.querySelector(".key-events");
     var list = nav && nav.querySelector("ul");
     if (!list) return;
-    var old = list.querySelector('li[data-post-id="' + event[F.POST_ID] + '"]');
+    var old = list.querySelector('li[data-post-id="' + event[FIELD.POST_ID] + '"]');
     if (old) old.remove();
-    if (SHOWING[event[F.KIND]] && event[F.KEY_HTML]) {
+    if (SHOWING[event[FIELD.KIND]] && event[FIELD.KEY_HTML]) {
       var template = document.createElement("template");
-      template.innerHTML = event[F.KEY_HTML];
+      template.innerHTML = event[FIELD.KEY_HTML];
       var item = template.content.querySelector("li");
       var when = publishedAt(item);
       var before = null;
@@ -173,7 +173,7 @@
     var badge = root.querySelector(".column-state");
     var badges = document.getElementById("liveblog-badges");
     if (!badge || !badges) return;
-    var fresh = badges.content.querySelector(kind === P.kinds.COLUMN_ENDED ? ".badge-ended" : ".badge-live");
+    var fresh = badges.content.querySelector(kind === protocol.kinds.COLUMN_ENDED ? ".badge-ended" : ".badge-live");
     badge.replaceWith(fresh.cloneNode(true));
   }
 
@@ -268,7 +268,7 @@
       pingTimer = setInterval(ping, 30000);
     };
     ws.onmessage = function (message) {
-      if (message.data === P.pong) {
+      if (message.data === protocol.pong) {
         clearTimeout(pongDue);
         return;
       }
@@ -279,17 +279,18 @@
       clearInterval(pingTimer);
       clearTimeout(pongDue);
       if (socket === ws) socket = null;
-      if (close.code === P.close.UNKNOWN_COLUMN) return; // the column is gone
-      if (close.code === P.close.AHEAD) return location.reload();
+      if (close.code === protocol.close.UNKNOWN_COLUMN) return; // the column is gone
+      if (close.code === protocol.close.AHEAD) return location.reload();
       if (!opened && ++failures >= 3) startPolling(); // WebSockets blocked here: poll, keep trying
-      if (close.code === P.close.SLOW || close.code === P.close.BEHIND) catchUp(true); // dropped: too slow or far behind
+      // Dropped as too slow, or too far behind to replay: what was missed comes from the catch-up.
+      if (close.code === protocol.close.SLOW || close.code === protocol.close.BEHIND) catchUp(true);
       reconnectLater();
     };
   }
 
   function ping() {
     if (!socket || socket.readyState !== 1) return;
-    socket.send(P.ping);
+    socket.send(protocol.ping);
     clearTimeout(pongDue);
     var ws = socket;
     pongDue = setTimeout(function () {

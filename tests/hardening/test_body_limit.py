@@ -116,3 +116,6 @@ def test_an_editor_choosing_a_60_mb_file_is_told_why(stack, chromium, tmp_path):
         page.wait_for_selector("h1")
         assert "Upload too large" in page.inner_text("h1")
         assert "at most 12.0 MB in one request" in page.inner_text("body")
+        # On a phone the sentence wraps inside the screen.
+        page.set_viewport_size({"width": 375, "height": 700})
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 375
