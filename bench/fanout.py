@@ -260,6 +260,9 @@ def setup_django():
     from django.core.management import call_command
 
     call_command("migrate", interactive=False, verbosity=0)
+    from liveblog import runtime
+
+    runtime.start()  # the editor's process publishes as a command does: over the publisher's reused connections
 
 
 def make_column():

@@ -74,8 +74,7 @@ class SavesWithoutWaitingLong:
 def refusing(form_class):
     class Busy(form_class):
         def clean(self):
-            # Nothing is saved on this pass: the form's own checks would take the locks again (the post's
-            # version check waits for the very row the other process holds), so refuse before them.
+            # Nothing else is checked: the form's own checks (the post's version) would wait for the held rows.
             raise ValidationError(BUSY, code="busy")
 
     return Busy

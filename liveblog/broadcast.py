@@ -30,7 +30,7 @@ from datetime import timedelta
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, connections, transaction
-from django.db.models import Max, Min, Q
+from django.db.models import Max
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -46,6 +46,7 @@ LOCK_TIMEOUT = "3s"
 # Posts published per transaction: a big import's thousands of posts go out in short transactions,
 # between which an editor's save in the same column gets its turn.
 BATCH = 100
+CLAIM_LIMIT = 20 * BATCH  # changes read at once (a post saved with its bylines and cards has a few)
 # sweep() leaves younger changes to the flush their own process runs right after commit.
 SWEEP_AFTER = timedelta(seconds=2)
 # A namespace for PostgreSQL advisory locks, so that ours never collide with anyone else's.
@@ -116,31 +117,31 @@ def flush(column_id, using=DEFAULT_DB_ALIAS):
 
 
 def make_events(column_id, using):
-    """One short transaction: claim up to BATCH changes of the column, write their events."""
+    """One short transaction: claim the changes of up to BATCH posts of the column, write their events."""
     with transaction.atomic(using=using):
         take_publishing_lock(column_id, using)
-        # Up to BATCH posts, each with all its changes: one event per post, however its saves were spread.
-        recorded = Change.objects.using(using).filter(column_id=column_id)
-        heads = recorded.values("post_id").annotate(first=Min("id")).order_by("first")[: BATCH + 1]
-        post_ids = [head["post_id"] for head in heads]
-        more = len(post_ids) > BATCH
-        post_ids = post_ids[:BATCH]
-        if not post_ids:
+        changes = list(Change.objects.using(using).filter(column_id=column_id).order_by("id")[:CLAIM_LIMIT])
+        if not changes:
             return [], [], False
-        wanted = Q(post_id__in=[pk for pk in post_ids if pk is not None])
-        if None in post_ids:
-            wanted |= Q(post_id__isnull=True)
-        changes = sorted(recorded.filter(wanted), key=lambda change: post_ids.index(change.post_id))
+        # Each post with all its changes: one event per post, however its saves were spread.
+        post_ids = list(dict.fromkeys(change.post_id for change in changes))
+        truncated = len(changes) == CLAIM_LIMIT
+        if truncated and len(post_ids) > 1:
+            post_ids.pop()  # its other changes may lie beyond the limit: next time
+        more = truncated or len(post_ids) > BATCH
+        chosen = set(post_ids[:BATCH])
+        changes = [change for change in changes if change.post_id in chosen]
         ids = [change.pk for change in changes]
         if Change.objects.using(using).filter(pk__in=ids).delete()[0] != len(ids):
             raise Claimed(column_id)
-        column = Column.objects.using(using).filter(pk=column_id).first()
-        if column is None:
-            return [], ids, more  # deleted with its events: nobody is left to tell
         events = []
         last = Event.objects.using(using).filter(column_id=column_id).aggregate(last=Max("seq"))["last"] or 0
-        for post_id in dict.fromkeys(change.post_id for change in changes):
-            event = post_event(column, post_id, using) if post_id is not None else column_event(column, using)
+        for post_id in post_ids[:BATCH]:
+            if post_id is not None:
+                event = post_event(column_id, post_id, using)
+            else:
+                column = Column.objects.using(using).filter(pk=column_id).first()
+                event = column_event(column, using) if column is not None else None  # gone with its events
             if event is not None:
                 last += 1
                 event.seq = last
@@ -155,9 +156,11 @@ def take_publishing_lock(column_id, using):
     connection = connections[using]
     if connection.vendor != "postgresql":
         return  # SQLite (the demo) has one writer at a time; the claim and the unique seq do the rest
-    with connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_SPACE, column_id])
+    with connection.cursor() as cursor:  # one round trip
+        cursor.execute(
+            f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'; SELECT pg_advisory_xact_lock(%s, %s)",
+            [LOCK_SPACE, column_id],
+        )
 
 
 def touch_later_if_held(column_id, using):
@@ -168,22 +171,23 @@ def touch_later_if_held(column_id, using):
         Change.objects.using(using).create(column_id=column_id, post_id=None, touched=False)
 
 
-def post_event(column, post_id, using):
-    """The event that brings readers of `column` up to date with this post, or None if they need none."""
+def post_event(column_id, post_id, using):
+    """The event that brings the column's readers up to date with this post, or None if they need none."""
     previous = (
         Event.objects.using(using)
-        .filter(column_id=column.pk, post_id=post_id)
+        .filter(column_id=column_id, post_id=post_id)
         .only("kind", "pinned", "key_event")
         .order_by("-seq")
         .first()
     )
     had_it = previous is not None and previous.kind in Event.SHOWING
-    post = Post.objects.using(using).published().for_display().filter(pk=post_id, column_id=column.pk).first()
+    post = Post.objects.using(using).published().for_display().filter(pk=post_id, column_id=column_id).first()
     if post is None and not had_it:
         return None  # readers never saw it and still may not: nothing to tell
     if post is None:
         exists = Post.objects.using(using).filter(pk=post_id).exists()
-        return Event(column=column, post_id=post_id, kind=Event.Kind.UNPUBLISHED if exists else Event.Kind.DELETED)
+        kind = Event.Kind.UNPUBLISHED if exists else Event.Kind.DELETED
+        return Event(column_id=column_id, post_id=post_id, kind=kind)
     if not had_it:
         kind = Event.Kind.PUBLISHED
     elif post.pinned != previous.pinned:
@@ -193,7 +197,7 @@ def post_event(column, post_id, using):
     else:
         kind = Event.Kind.EDITED
     return Event(
-        column=column,
+        column_id=column_id,
         post_id=post_id,
         kind=kind,
         pinned=post.pinned,

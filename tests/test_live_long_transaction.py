@@ -25,7 +25,7 @@ from tests.support.sockets import read_events, run
 pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
 
 ORIGIN = "http://localhost"
-WIRE_POSTS = 150  # more than broadcast.BATCH: the import's events go out in several transactions
+WIRE_POSTS = 120  # more than broadcast.BATCH: the import's events go out in several transactions
 
 
 def socket_url(stack, column, after):
@@ -118,7 +118,6 @@ def test_a_change_whose_publishing_was_held_up_is_not_lost(column, make_post):
         assert Post.objects.filter(pk=post.pk).exists()
         assert broadcast.pending(post)
         assert list(Event.objects.filter(column=column).values_list("seq", flat=True)) == [1]
-        assert broadcast.sweep() == []  # still held: nothing published, nothing lost
     finally:
         holder.close()
     assert 2 < waited < 10  # the editor waited the lock timeout, no longer

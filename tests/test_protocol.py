@@ -42,9 +42,9 @@ def test_an_older_page_has_no_live_script_and_no_protocol(client, column, make_p
 def test_the_script_names_only_what_the_server_hands_over_and_types_no_wire_value():
     handed = protocol.for_script()
     used = {
-        "close": set(re.findall(r"\bP\.close\.([A-Za-z_]+)", LIVE_JS)),
-        "kinds": set(re.findall(r"\bP\.kinds\.([A-Za-z_]+)", LIVE_JS)),
-        "fields": set(re.findall(r"\bF\.([A-Za-z_]+)", LIVE_JS)),
+        "close": set(re.findall(r"\bprotocol\.close\.([A-Za-z_]+)", LIVE_JS)),
+        "kinds": set(re.findall(r"\bprotocol\.kinds\.([A-Za-z_]+)", LIVE_JS)),
+        "fields": set(re.findall(r"\bFIELD\.([A-Za-z_]+)", LIVE_JS)),
     }
     assert used == {
         "close": {"SLOW", "BEHIND", "UNKNOWN_COLUMN", "AHEAD"},
@@ -124,7 +124,7 @@ def test_the_script_takes_close_codes_kinds_and_fields_from_the_page(
     connected = len(sockets)
     sockets[-1].close(code=close["UNKNOWN_COLUMN"])
     page.wait_for_selector(".column[data-live-state=closed]")
-    page.wait_for_timeout(2500)  # the first reconnect would come within 0.5 s
+    page.wait_for_timeout(2500)  # the first reconnect would come within 0.6 s
     assert len(sockets) == connected
 
     # Events in the renamed fields and kinds are applied as ever.

@@ -114,7 +114,7 @@ def test_dead_workers_leave_the_live_group_and_publications_log_nothing(collecte
         server = Stack(settings.REDIS_URL, env=env, scheduler=False).start()
         readers = []
         try:
-            readers = [connect(url(server), origin="http://localhost") for _ in range(8)]
+            readers = [connect(url(server), origin="http://localhost", open_timeout=60) for _ in range(8)]
             wait_for(lambda: group_members(settings.REDIS_URL, prefix), message="the hubs to join")
             dead = group_members(settings.REDIS_URL, prefix)
             workers = server.children()
@@ -123,7 +123,7 @@ def test_dead_workers_leave_the_live_group_and_publications_log_nothing(collecte
             wait_for(lambda: len(set(server.children()) - set(workers)) == 2, message="two new workers")
             for reader in readers:
                 reader.close()
-            readers = [connect(url(server), origin="http://localhost") for _ in range(8)]
+            readers = [connect(url(server), origin="http://localhost", open_timeout=60) for _ in range(8)]
 
             # Publications prune the group of members that have not re-joined within the expiry: once it has
             # passed, the dead are gone, while the live ones, re-joining, stay in across several periods.

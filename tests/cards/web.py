@@ -42,8 +42,9 @@ def small_png():
 
 
 @functools.cache
+@functools.cache
 def gzip_bomb():
-    """About 100 KB on the wire, 100 MB of HTML once inflated."""
+    """About 100 KB on the wire, 100 MB of HTML once inflated (compressing it takes a second or more)."""
     compressor = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: gzip container
     chunk = b"<p>" + b"A" * (1024 * 1024 - 3)
     parts = [compressor.compress(b"<!doctype html><html><head><title>Bomb</title></head><body>")]
@@ -67,6 +68,7 @@ class OutsideWeb:
     """A threaded HTTP server on 127.0.0.1 with a free port. `hits` records (path, Host header)."""
 
     def __init__(self):
+        gzip_bomb()  # made now, once, not while a fetch with a one-second deadline waits for it
         self.hits = []
         self.mutable_title = "First headline"
         self.redirect_to = {}
