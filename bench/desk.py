@@ -128,15 +128,7 @@ def main():
         out.mkdir(exist_ok=True)
         (out / "desk.json").write_text(json.dumps({"median_ms": median, "worst_ms": worst, "each_ms": delays}))
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
-        if column is not None:
-            column.delete()
-        if user is not None:
-            user.delete()
-        redis.terminate()
-        redis.wait(timeout=10)
+        fanout.tear_down(server, redis, column, user)
 
 
 if __name__ == "__main__":

@@ -209,17 +209,36 @@ def plain_server(port, deflate, ready):
     uvloop.run(main())
 
 
+def answers(base_url, timeout=1):
+    """Whether a Liveblog server at base_url answers its health check."""
+    try:
+        with urllib.request.urlopen(f"{base_url}/healthz", timeout=timeout) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
 def start_liveblog(port, deflate, workers):
     process = spawn_liveblog(port, deflate, workers)
     deadline = time.time() + 60
     while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                return process
-        except OSError:
-            time.sleep(0.2)
+        if answers(f"http://127.0.0.1:{port}"):
+            return process
+        time.sleep(0.2)
     process.kill()
     raise RuntimeError("the Liveblog server did not start")
+
+
+def tear_down(server, redis, *rows):
+    """Stop a bench's server and redis-server, and delete the rows it made (None where it got no further)."""
+    if server is not None:
+        server.terminate()
+        server.wait(timeout=30)
+    for row in rows:
+        if row is not None:
+            row.delete()
+    redis.terminate()
+    redis.wait(timeout=10)
 
 
 def spawn_liveblog(port, deflate, workers):

@@ -24,7 +24,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -177,14 +176,6 @@ class Readers(threading.Thread):
             task.cancel()
 
 
-def healthy(address):
-    try:
-        with urllib.request.urlopen(f"http://{address}:8000/healthz", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readers", type=int, default=200, help="readers per host")
@@ -239,7 +230,7 @@ def main():
             processes.append(server)
             servers.append(server)
         deadline = time.time() + 60
-        while not all(healthy(host) for host in hosts):
+        while not all(fanout.answers(f"http://{host}:8000", timeout=2) for host in hosts):
             if time.time() > deadline:
                 raise RuntimeError("the hosts did not answer /healthz")
             time.sleep(0.2)

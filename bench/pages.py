@@ -212,13 +212,7 @@ def main():
             rows["publication_ms_quiet"] = quiet
             results[connections] = rows
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
-        if column is not None:
-            column.delete()
-        redis.terminate()
-        redis.wait(timeout=10)
+        fanout.tear_down(server, redis, column)
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "pages.json").write_text(json.dumps(results, indent=2))

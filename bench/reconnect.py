@@ -27,7 +27,6 @@ import random
 import re
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -145,14 +144,6 @@ def client_process(conn, url, count, backoff):
     uvloop.run(main())
 
 
-def healthy(port):
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 def percentile(values, fraction):
     return fanout.percentile(values, fraction)
 
@@ -203,7 +194,7 @@ def main():
             pipe.recv()
         time.sleep(max(0.0, options.down - (time.time() - stopped_at)))
         server = fanout.spawn_liveblog(port, False, options.workers)
-        while not healthy(port):
+        while not fanout.answers(f"http://127.0.0.1:{port}"):
             time.sleep(0.02)
         healthz_at = time.time()
         deadline = healthz_at + 60
@@ -221,13 +212,7 @@ def main():
     finally:
         for process in processes:
             process.kill()
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
-        if column is not None:
-            column.delete()
-        redis.terminate()
-        redis.wait(timeout=10)
+        fanout.tear_down(server, redis, column)
 
     # Time 0: the server answers again, to /healthz or to a reader's handshake waiting in the listen queue
     # (`serve` binds the port before its workers start), whichever came first.
