@@ -7,6 +7,7 @@ import pytest
 from django.conf import settings
 
 from liveblog import runtime
+from tests.cards.web import OutsideWeb
 from tests.support import factories
 from tests.support.stack import Stack, collect_static
 
@@ -72,6 +73,25 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+@pytest.fixture(scope="session")
+def outside():
+    """The outside web of tests/cards/web.py: a local HTTP server with the pages tests put up."""
+    web = OutsideWeb()
+    yield web
+    web.close()
+
+
+@pytest.fixture
+def web(outside, settings):
+    """The local outside web, reachable by the fetcher as news.test (loopback allowed, its port allowed)."""
+    settings.LINKCARD_FETCH_ALLOW_LOOPBACK = True
+    settings.LINKCARD_FETCH_ALLOWED_PORTS = [outside.port]
+    settings.LINKCARD_FETCH_STATIC_HOSTS = {"news.test": ["127.0.0.1"]}
+    outside.hits.clear()
+    outside.served.clear()
+    return outside
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,6 @@ import sys
 
 import pytest
 
-from tests.cards.web import OutsideWeb
-
 _connects = []
 
 
@@ -15,23 +13,6 @@ def _audit(event, args):
 
 
 sys.addaudithook(_audit)
-
-
-@pytest.fixture(scope="session")
-def outside():
-    web = OutsideWeb()
-    yield web
-    web.close()
-
-
-@pytest.fixture
-def web(outside, settings):
-    """The local outside web, reachable by the fetcher (loopback allowed, its port allowed)."""
-    settings.LINKCARD_FETCH_ALLOW_LOOPBACK = True
-    settings.LINKCARD_FETCH_ALLOWED_PORTS = [outside.port]
-    settings.LINKCARD_FETCH_STATIC_HOSTS = {"news.test": ["127.0.0.1"]}
-    outside.hits.clear()
-    return outside
 
 
 class Canary:

@@ -269,7 +269,7 @@ def admin_client():
 
 
 def test_payloads_through_importer_admin_forms_and_fetched_cards_never_run(
-    stack, reader, editor, admin_client, fetchable_site, tmp_path
+    stack, reader, editor, admin_client, web, tmp_path
 ):
     assert len(PAYLOADS) + len(URL_PAYLOADS) >= 60
     imported = via_importer(tmp_path)
@@ -277,7 +277,7 @@ def test_payloads_through_importer_admin_forms_and_fetched_cards_never_run(
     with ThreadPoolExecutor(1) as worker:
         admin_column = worker.submit(via_admin_forms, admin_client).result()
     cards_column = Column.objects.create(title="Cards from a hostile site", slug="fetched", series=None)
-    via_fetched_cards(fetchable_site, cards_column, Author.objects.first())
+    via_fetched_cards(web, cards_column, Author.objects.first())
     columns = [imported, admin_column, cards_column]
     assert Post.objects.filter(column=imported).count() == len(groups())
     assert LinkCard.objects.filter(post__column=cards_column, fetch_state=LinkCard.FetchState.OK).count() == len(

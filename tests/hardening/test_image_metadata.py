@@ -79,15 +79,15 @@ def test_ckeditor_upload_and_its_thumbnail(chief, fmt):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_link_card_images_in_every_width(fetchable_site, make_post, fmt):
+def test_link_card_images_in_every_width(web, make_post, fmt):
     make, content_type, ext = CARRIERS[fmt]
-    fetchable_site.served["/story"] = (
+    web.served["/story"] = (
         "text/html",
         f'<html><head><meta property="og:title" content="Story"><meta property="og:image" '
         f'content="/picture.{ext}"><meta property="og:image:alt" content="A picture"></head></html>',
     )
-    fetchable_site.served[f"/picture.{ext}"] = (content_type, make())
-    post = make_post(body=f"<p>{fetchable_site.url('/story')}</p>")
+    web.served[f"/picture.{ext}"] = (content_type, make())
+    post = make_post(body=f"<p>{web.url('/story')}</p>")
     assert linkcards.fetch_card(post.link_cards.get().pk)
     card = LinkCard.objects.get()
     assert [width for width, _ in card.image_widths] == [320, 640, 960]
