@@ -6,7 +6,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IS_POPUP_VAR
 from django.core.exceptions import ValidationError
-from django.db import OperationalError, connection, transaction
 from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.urls import reverse
@@ -40,30 +39,18 @@ class AuthorAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
 
 
-# An editor's save waits at most this long for rows another transaction holds (an import, a shell left open).
-SAVE_LOCK_TIMEOUT = "5s"
-LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's error code when lock_timeout runs out
-BUSY = (
-    "Not saved: another process (an import or a script) is changing this right now. "
-    "Everything you typed is still here: save again in a moment."
-)
-
-
 class SavesWithoutWaitingLong:
-    """Admin mixin: a save that would wait for a long transaction's locks gives up after SAVE_LOCK_TIMEOUT
-    and shows the form again, with what the editor typed and a clear error, instead of hanging."""
+    """Admin mixin: a save that would wait for a long transaction's locks gives up after
+    editing.SAVE_LOCK_TIMEOUT and shows the form again, with what the editor typed and a clear error, instead
+    of hanging."""
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        if request.method == "POST" and connection.vendor == "postgresql":
+        if request.method == "POST":
             try:
-                with transaction.atomic():
-                    with connection.cursor() as cursor:
-                        cursor.execute(f"SET LOCAL lock_timeout = '{SAVE_LOCK_TIMEOUT}'")
+                with editing.saving_without_waiting_long():
                     return super().changeform_view(request, object_id, form_url, extra_context)
-            except OperationalError as error:
-                if getattr(error.__cause__, "pgcode", None) != LOCK_NOT_AVAILABLE:
-                    raise
-            request.liveblog_busy = True  # nothing was saved: validate again, refusing, to show the form
+            except editing.Busy:
+                request.liveblog_busy = True  # nothing was saved: validate again, refusing, to show the form
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -75,7 +62,7 @@ def refusing(form_class):
     class Busy(form_class):
         def clean(self):
             # Nothing else is checked: the form's own checks (the post's version) would wait for the held rows.
-            raise ValidationError(BUSY, code="busy")
+            raise ValidationError(editing.BUSY, code="busy")
 
     return Busy
 

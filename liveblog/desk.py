@@ -9,7 +9,6 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.widgets import AutocompleteSelectMultiple
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
@@ -24,6 +23,13 @@ from liveblog.models import Author, Autosave, Byline, Column, Event, Post
 
 STREAM_LIMIT = 300  # posts on the desk; older ones are in the admin's post list
 AUTOSAVE_MAX_BODY = 200_000  # characters of body kept by one autosave
+
+# A save that gave up waiting for rows someone else holds (editing.Busy) answers 409, not 503: the server is
+# well and the request was right, it only conflicts with the post's current state (another transaction is
+# changing it), as a version conflict does. A 5xx would count as the site failing (alerts, proxies that retry
+# or put up their own page), and the desk already shows a 409's errors beside the editor's text.
+BUSY_STATUS = 409
+BUSY_ACTION = f"Not done: {editing.BUSY_NOW}. Try again in a moment."
 
 
 class Action:
@@ -175,24 +181,27 @@ def edit_post(request, column_id, post_id):
 
 
 def save_from_desk(request, column, post, action, prefix):
-    with transaction.atomic():  # the version check locks the post until the save commits
-        form = DeskPostForm(request.POST, instance=post, prefix=prefix, action=action)
-        if not form.is_valid():
-            return form_errors(form)
-        post = form.save(commit=False)
-        if action == Action.PUBLISH and post.status != Post.Status.PUBLISHED:
-            post.published_at = timezone.now()  # the moment of publishing, not of opening the composer
-        if action == Action.SCHEDULE:
-            post.published_at = form.cleaned_data["publish_at"]
-        post.status = {
-            Action.PUBLISH: Post.Status.PUBLISHED,
-            Action.DRAFT: Post.Status.DRAFT,
-            Action.SCHEDULE: Post.Status.SCHEDULED,
-        }.get(action, post.status)
-        post.save()
-        set_bylines(post, form.ordered_authors())
-        Autosave.objects.filter(user=request.user, column=column, post=post if prefix != "new" else None).delete()
-        deskfeed.post_saved_by(post, request.user, editing.editor_name(request.user))
+    try:
+        with editing.saving_without_waiting_long():  # the version check locks the post until the save commits
+            form = DeskPostForm(request.POST, instance=post, prefix=prefix, action=action)
+            if not form.is_valid():
+                return form_errors(form)
+            post = form.save(commit=False)
+            if action == Action.PUBLISH and post.status != Post.Status.PUBLISHED:
+                post.published_at = timezone.now()  # the moment of publishing, not of opening the composer
+            if action == Action.SCHEDULE:
+                post.published_at = form.cleaned_data["publish_at"]
+            post.status = {
+                Action.PUBLISH: Post.Status.PUBLISHED,
+                Action.DRAFT: Post.Status.DRAFT,
+                Action.SCHEDULE: Post.Status.SCHEDULED,
+            }.get(action, post.status)
+            post.save()
+            set_bylines(post, form.ordered_authors())
+            Autosave.objects.filter(user=request.user, column=column, post=post if prefix != "new" else None).delete()
+            deskfeed.post_saved_by(post, request.user, editing.editor_name(request.user))
+    except editing.Busy:
+        return JsonResponse({"errors": {"__all__": [editing.BUSY]}}, status=BUSY_STATUS)
     if not wants_json(request):
         return redirect("admin:liveblog_column_desk", column.pk)
     post = Post.objects.for_display().get(pk=post.pk)  # with the bylines just saved
@@ -221,27 +230,30 @@ def post_action(request, column_id, post_id, action):
     """The stream's one-click controls. Each is one save (or delete) of the post."""
     required = "delete_post" if action == "delete" else "change_post"
     require(request, required)
-    with transaction.atomic():
-        post = get_object_or_404(Post.objects.select_for_update(), pk=post_id, column_id=column_id)
-        if action == "delete":
-            post.delete()
-            if not wants_json(request):
-                return redirect("admin:liveblog_column_desk", column_id)
-            return JsonResponse({"deleted": post_id})
-        changes = {
-            "publish-now": {"status": Post.Status.PUBLISHED, "published_at": timezone.now()},
-            "unpublish": {"status": Post.Status.DRAFT},
-            "pin": {"pinned": True},
-            "unpin": {"pinned": False},
-            "key-event-on": {"key_event": True},
-            "key-event-off": {"key_event": False},
-        }.get(action)
-        if changes is None:
-            return JsonResponse({"error": f"Unknown action “{action}”."}, status=404)
-        for field, value in changes.items():
-            setattr(post, field, value)
-        post.save(update_fields=[*changes, "updated_at"])
-        deskfeed.post_saved_by(post, request.user, editing.editor_name(request.user))
+    try:
+        with editing.saving_without_waiting_long():
+            post = get_object_or_404(Post.objects.select_for_update(), pk=post_id, column_id=column_id)
+            if action == "delete":
+                post.delete()
+                if not wants_json(request):
+                    return redirect("admin:liveblog_column_desk", column_id)
+                return JsonResponse({"deleted": post_id})
+            changes = {
+                "publish-now": {"status": Post.Status.PUBLISHED, "published_at": timezone.now()},
+                "unpublish": {"status": Post.Status.DRAFT},
+                "pin": {"pinned": True},
+                "unpin": {"pinned": False},
+                "key-event-on": {"key_event": True},
+                "key-event-off": {"key_event": False},
+            }.get(action)
+            if changes is None:
+                return JsonResponse({"error": f"Unknown action “{action}”."}, status=404)
+            for field, value in changes.items():
+                setattr(post, field, value)
+            post.save(update_fields=[*changes, "updated_at"])
+            deskfeed.post_saved_by(post, request.user, editing.editor_name(request.user))
+    except editing.Busy:
+        return JsonResponse({"error": BUSY_ACTION}, status=BUSY_STATUS)
     if not wants_json(request):
         return redirect("admin:liveblog_column_desk", column_id)
     post = Post.objects.for_display().get(pk=post.pk)
@@ -271,33 +283,40 @@ def autosave(request, column_id):
     if post_id is not None:
         require(request, "change_post")
         post = get_object_or_404(Post.objects.only("pk", "version", "column_id"), pk=post_id, column=column)
-    slot = Autosave.objects.filter(user=request.user, column=column, post=post)
-    if request.method == "DELETE" or request.POST.get("discard"):
-        slot.delete()
-        return JsonResponse({"discarded": True})
-    content = {
-        "headline": request.POST.get("headline", "")[:300],
-        "body": body.clean_html(request.POST.get("body", "")[:AUTOSAVE_MAX_BODY]),
-        "authors": [
-            {"id": author.pk, "name": author.name}
-            for author in Author.objects.filter(pk__in=[a for a in request.POST.getlist("authors") if a.isdigit()][:20])
-        ],
-        "pinned": request.POST.get("pinned") == "true",
-        "key_event": request.POST.get("key_event") == "true",
-        "publish_at": request.POST.get("publish_at", "")[:30],
-    }
-    base_version = request.POST.get("base_version")
-    base_version = int(base_version) if base_version and base_version.isdigit() else None
-    saved, _ = Autosave.objects.update_or_create(
-        user=request.user,
-        column=column,
-        post=post,
-        defaults={"content": content, "base_version": base_version, "saved_at": timezone.now()},
-    )
-    conflict = post is not None and base_version is not None and base_version != post.version
-    if conflict:
-        deskfeed.autosave_conflict(column.pk, post.pk, editing.editor_name(request.user))
-    return JsonResponse({"saved_at": saved.saved_at.isoformat(), "conflict": conflict})
+    try:
+        # A copy of an edit refers to its post: storing it waits for a post row someone else holds.
+        with editing.saving_without_waiting_long():
+            slot = Autosave.objects.filter(user=request.user, column=column, post=post)
+            if request.method == "DELETE" or request.POST.get("discard"):
+                slot.delete()
+                return JsonResponse({"discarded": True})
+            content = {
+                "headline": request.POST.get("headline", "")[:300],
+                "body": body.clean_html(request.POST.get("body", "")[:AUTOSAVE_MAX_BODY]),
+                "authors": [
+                    {"id": author.pk, "name": author.name}
+                    for author in Author.objects.filter(
+                        pk__in=[a for a in request.POST.getlist("authors") if a.isdigit()][:20]
+                    )
+                ],
+                "pinned": request.POST.get("pinned") == "true",
+                "key_event": request.POST.get("key_event") == "true",
+                "publish_at": request.POST.get("publish_at", "")[:30],
+            }
+            base_version = request.POST.get("base_version")
+            base_version = int(base_version) if base_version and base_version.isdigit() else None
+            saved, _ = Autosave.objects.update_or_create(
+                user=request.user,
+                column=column,
+                post=post,
+                defaults={"content": content, "base_version": base_version, "saved_at": timezone.now()},
+            )
+            conflict = post is not None and base_version is not None and base_version != post.version
+            if conflict:
+                deskfeed.autosave_conflict(column.pk, post.pk, editing.editor_name(request.user))
+            return JsonResponse({"saved_at": saved.saved_at.isoformat(), "conflict": conflict})
+    except editing.Busy:
+        return JsonResponse({"error": f"Not kept on the server: {editing.BUSY_NOW}."}, status=BUSY_STATUS)
 
 
 # Helpers

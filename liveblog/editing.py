@@ -1,11 +1,41 @@
-"""Rules every editing path shares (the admin change form and the desk): versions, publish times, who edits."""
+"""Rules every editing path shares (the admin change form and the desk): versions, publish times, who edits,
+how long a save waits for rows someone else holds."""
+
+from contextlib import contextmanager
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.html import format_html
 
 from liveblog.models import Author, Post
+
+# An editor's save waits at most this long for rows another transaction holds (an import, a shell left open).
+SAVE_LOCK_TIMEOUT = "5s"
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's error code when lock_timeout runs out
+BUSY_NOW = "another process (an import or a script) is changing this right now"
+BUSY = f"Not saved: {BUSY_NOW}. Everything you typed is still here: save again in a moment."
+
+
+class Busy(Exception):
+    """A save gave up waiting for rows another transaction holds; nothing of it was saved."""
+
+
+@contextmanager
+def saving_without_waiting_long():
+    """The transaction of an editor's save. Waiting for a lock gives up after SAVE_LOCK_TIMEOUT: the transaction
+    rolls back and Busy is raised, so the editor hears of it instead of a save that hangs for as long as the
+    other transaction stays open. SQLite (the demo) has no such waits worth bounding."""
+    try:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute(f"SET LOCAL lock_timeout = '{SAVE_LOCK_TIMEOUT}'")
+            yield
+    except OperationalError as error:
+        if getattr(error.__cause__, "pgcode", None) != LOCK_NOT_AVAILABLE:
+            raise
+        raise Busy from error
 
 
 def current_version(post_id):

@@ -1,5 +1,6 @@
 """The desk over HTTP (the Django test client against PostgreSQL): saving, versions, autosave, permissions."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -7,7 +8,9 @@ from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 from django.utils import timezone
 
+from liveblog import editing
 from liveblog.models import Author, Autosave, Event, Post
+from tests.support.locks import row_held_elsewhere
 
 pytestmark = pytest.mark.django_db
 JSON = {"HTTP_ACCEPT": "application/json"}
@@ -167,6 +170,57 @@ def test_an_edit_on_an_older_version_gets_both_texts_and_merging_saves(client, d
     assert client.post(url, merged, **JSON).status_code == 200
     saved = Post.objects.get(pk=post.pk)
     assert (saved.headline, saved.body) == ("Bridge shut", "<p>Shut in both directions.</p>")
+
+
+@pytest.mark.django_db(transaction=True)  # the post must be committed for another connection to hold it
+def test_a_post_held_by_a_long_transaction_is_refused_quickly_and_saved_once_free(
+    client, desk_editor, column, author, make_post, monkeypatch
+):
+    monkeypatch.setattr(editing, "SAVE_LOCK_TIMEOUT", "1s")
+    post = make_post("Casualty figures", body="<p>Seven people were hurt.</p>")
+    prefix = f"edit-{post.pk}"
+    edit = desk_url(column, "liveblog_column_desk_post", post.pk)
+    correction = {
+        f"{prefix}-headline": "Casualty figures, corrected",
+        f"{prefix}-body": "<p>Nine people were hurt.</p>",
+        f"{prefix}-authors": [author.pk],
+        f"{prefix}-base_version": post.version,
+        "action": "save",
+    }
+    pin = desk_url(column, "liveblog_column_desk_action", post.pk, "pin")
+    typed = {"post": post.pk, "headline": "Casualty figures, corr", "base_version": post.version}
+    keep = desk_url(column, "liveblog_column_desk_autosave")
+
+    def timed(address, data=None):
+        started = time.monotonic()
+        answer = client.post(address, data or {}, **JSON)
+        return answer, time.monotonic() - started
+
+    with row_held_elsewhere(Post, post.pk, release_after=10):  # an import writing this very post, left open
+        saved, save_waited = timed(edit, correction)
+        pinned, pin_waited = timed(pin)
+        kept, keep_waited = timed(keep, typed)
+        unchanged = Post.objects.get(pk=post.pk)
+    assert (saved.status_code, pinned.status_code, kept.status_code) == (409, 409, 409)
+    assert max(save_waited, pin_waited, keep_waited) < 1 + 1.5  # the timeout and a margin, not the holder's 10 s
+    assert saved.json() == {"errors": {"__all__": [editing.BUSY]}}
+    assert "Everything you typed is still here" in editing.BUSY
+    assert pinned.json()["error"].startswith("Not done: another process")
+    assert kept.json()["error"].startswith("Not kept on the server")
+    assert (unchanged.headline, unchanged.pinned, unchanged.version) == ("Casualty figures", False, post.version)
+    assert not Autosave.objects.exists()
+
+    # The holder is gone: the very same requests go through.
+    assert client.post(keep, typed).status_code == 200
+    assert client.post(edit, correction, **JSON).status_code == 200
+    assert client.post(pin, **JSON).status_code == 200
+    saved = Post.objects.get(pk=post.pk)
+    assert (saved.headline, saved.body, saved.pinned) == (
+        "Casualty figures, corrected",
+        "<p>Nine people were hurt.</p>",
+        True,
+    )
+    assert not Autosave.objects.exists()  # the copy went with the save
 
 
 def test_stream_controls_change_what_readers_see(

@@ -9,6 +9,7 @@ from django.utils import timezone
 from liveblog.models import Author, Post
 from tests.support import factories
 from tests.support.admin import PASSWORD
+from tests.support.locks import row_held_elsewhere
 from tests.support.stack import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.django_db(transaction=True)]
@@ -239,6 +240,51 @@ def test_a_reporter_on_a_phone_with_the_keyboard_alone(open_desk, stack, column,
     wait_for(lambda: Post.objects.get(pk=post.pk).headline.endswith("at last"), message="the edit")
     assert a.evaluate(f"() => document.activeElement.matches('#desk-post-{post.pk} .desk-edit')")
     assert a.evaluate("() => document.documentElement.scrollWidth") <= 375
+    assert a.errors == []
+
+
+def test_a_save_that_would_wait_for_an_import_keeps_what_the_editor_typed(open_desk, stack, column, maya, make_post):
+    """An import's transaction holds the post the editor corrects on the desk: the save and a stream control give
+    up after the lock timeout (the stack's own, 5 s) with a clear message, the typing stays in the form and in
+    the browser's copy, and saving again from the keyboard once the import is done works."""
+    post = make_post("Casualty figures", body="<p>Seven people were hurt.</p>")
+    a = open_desk(column, "maya")
+    form = f"#desk-post-{post.pk} .desk-form"
+    a.click(f"#desk-post-{post.pk} .desk-edit")
+    a.wait_for_function(f"() => CKEDITOR.instances['id_edit-{post.pk}-body']?.status === 'ready'")
+    body = f"() => CKEDITOR.instances['id_edit-{post.pk}-body'].getData()"
+    with row_held_elsewhere(Post, post.pk, release_after=40):
+        a.click(f"#desk-post-{post.pk} .desk-controls button:has-text('Pin')")
+        banner = a.wait_for_selector(".desk-banner:has-text('Not done: another process')", timeout=20000)
+
+        a.fill(f"{form} .desk-headline", "Casualty figures, corrected")
+        type_body(a, form, " Two of them are in hospital.")
+        started = time.monotonic()
+        a.keyboard.press("Control+Enter")
+        error = a.wait_for_selector(f"{form} .desk-form-errors:has-text('Not saved')", timeout=20000)
+        waited = time.monotonic() - started
+        assert "Everything you typed is still here" in error.inner_text()
+        assert a.input_value(f"{form} .desk-headline") == "Casualty figures, corrected"
+        assert "Two of them are in hospital." in a.evaluate(body)
+        kept = a.evaluate(f"() => localStorage.getItem('liveblog-desk:{maya.pk}:{column.pk}:{post.pk}')")
+        assert "Two of them are in hospital." in kept and "corrected" in kept
+        held = Post.objects.get(pk=post.pk)
+        assert (held.headline, held.pinned) == ("Casualty figures", False)
+
+        a.set_viewport_size({"width": 375, "height": 812})  # on a phone both messages read whole
+        for message in (error, banner):
+            message.scroll_into_view_if_needed()
+            box = message.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 375
+        assert a.evaluate("() => document.documentElement.scrollWidth") <= 375
+    assert waited < 15
+
+    a.click(f"{form} .cke_wysiwyg_frame")
+    a.keyboard.press("Control+Enter")  # the keyboard's way to save again
+    a.wait_for_selector(form, state="detached")
+    saved = Post.objects.get(pk=post.pk)
+    assert saved.headline == "Casualty figures, corrected" and "Two of them are in hospital." in saved.body
+    assert a.evaluate(f"() => localStorage.getItem('liveblog-desk:{maya.pk}:{column.pk}:{post.pk}')") is None
     assert a.errors == []
 
 

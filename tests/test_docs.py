@@ -4,7 +4,7 @@ it points at a page that exists."""
 import re
 import subprocess
 
-from liveblog import protocol
+from liveblog import editing, protocol
 from liveblog.columnfile import fields
 from tests.support.stack import ROOT
 
@@ -47,6 +47,11 @@ def test_the_live_page_lists_every_close_code_kind_and_frame_field():
     assert sorted(int(code) for code in codes) == sorted(protocol.Close)
     assert list(rows(section(text, "## Events"))) == list(protocol.Kind.values)
     assert list(rows(section(text, "## Frames"))) == list(protocol.Field)
+
+
+def test_the_editing_page_quotes_what_an_editor_reads_when_a_save_would_wait():
+    text = " ".join((DOCS / "editing.md").read_text().split())
+    assert f'"{editing.BUSY}"' in text
 
 
 def test_code_and_help_texts_cite_pages_that_exist():

@@ -35,6 +35,13 @@
     banner.hidden = !text;
   }
 
+  function showRefusal(response, fallback) {
+    // The server's own words when it has some (someone else is changing the post), else the likely reasons.
+    return response.json()
+      .then(function (answer) { showBanner(answer.error || fallback); })
+      .catch(function () { showBanner(fallback); });
+  }
+
   function parse(html) {
     var holder = document.createElement("div");
     holder.innerHTML = html.trim();
@@ -291,7 +298,10 @@
     data.set("key_event", content.key_event);
     content.authors.forEach(function (author) { data.append("authors", author.id); });
     send("POST", config.autosave, data)
-      .then(function (response) { return response.json(); })
+      .then(function (response) {
+        if (!response.ok) throw new Error("not kept: " + response.status); // busy, or logged out
+        return response.json();
+      })
       .then(function (answer) {
         markSynced(form, content);
         var note = form.querySelector(".desk-autosaved");
@@ -301,7 +311,7 @@
         }
       })
       .catch(function () {
-        form.querySelector(".desk-autosaved").textContent = "Kept in this browser (the server cannot be reached)";
+        form.querySelector(".desk-autosaved").textContent = "Kept in this browser (the server could not keep it just now)";
       });
   }
 
@@ -474,12 +484,13 @@
       event.preventDefault();
       if (!window.confirm("Delete “" + del.dataset.headline + "”? Readers will see it disappear. This cannot be undone.")) return;
       var card = del.closest(".desk-post");
+      var notDeleted = "The post was not deleted: you may lack the permission, or the connection is lost.";
       send("POST", del.dataset.action, new FormData())
         .then(function (response) {
-          if (!response.ok) throw new Error("refused");
+          if (!response.ok) return showRefusal(response, notDeleted);
           card.remove();
         })
-        .catch(function () { showBanner("The post was not deleted: you may lack the permission, or the connection is lost."); });
+        .catch(function () { showBanner(notDeleted); });
     }
   });
 
@@ -487,14 +498,15 @@
     var form = event.target;
     if (form.classList.contains("desk-form")) return; // handled by wire()
     event.preventDefault();
+    var notDone = "That did not go through: you may lack the permission, or the connection is lost.";
     send("POST", form.getAttribute("action"), new FormData(form))
       .then(function (response) {
-        if (!response.ok) throw new Error("refused");
+        if (!response.ok) return showRefusal(response, notDone);
         var card = form.closest(".desk-post");
         if (form.classList.contains("editor-only")) showBanner("The column's press image is now this card's image.");
         else if (card) refresh(+card.dataset.postId);
       })
-      .catch(function () { showBanner("That did not go through: you may lack the permission, or the connection is lost."); });
+      .catch(function () { showBanner(notDone); });
   });
 
   // ---- Presence --------------------------------------------------------------------

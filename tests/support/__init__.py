@@ -8,4 +8,5 @@
 - images: image files made with Pillow on the spot (EXIF, decompression bombs, ...).
 - richpages: a column with everything a reader can meet.
 - database: content types keep their ids across flushes (connected in tests/settings.py).
+- locks: a row held by another connection's open transaction (an import, a shell left open).
 """
