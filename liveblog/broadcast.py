@@ -4,7 +4,8 @@ What a save records, and when this runs, is in liveblog/changes.py. Here, after 
 committed, `flush(column)` runs a short transaction of its own per column: it takes the
 column's publishing lock (waiting at most LOCK_TIMEOUT), claims the column's `Change` rows,
 turns them into one Event per post (or one for the column), with the next per-column `seq`
-and the post rendered by the one post partial, moves `Column.changed_at` if the change could
+and the post as the latest change rendered it (rendering it here only for the changes written
+without a render, by the importer), moves `Column.changed_at` if the change could
 not, deletes the changes and commits; then it publishes the events to the channel layer, and
 liveblog.fanout hands them to the readers.
 
@@ -136,9 +137,10 @@ def make_events(column_id, using):
             raise Claimed(column_id)
         events = []
         last = Event.objects.using(using).filter(column_id=column_id).aggregate(last=Max("seq"))["last"] or 0
+        latest = {change.post_id: change for change in changes}  # changes are in id order: the last wins
         for post_id in post_ids[:BATCH]:
             if post_id is not None:
-                event = post_event(column_id, post_id, using)
+                event = post_event(latest[post_id], using)
             else:
                 column = Column.objects.using(using).filter(pk=column_id).first()
                 event = column_event(column, using) if column is not None else None  # gone with its events
@@ -171,8 +173,27 @@ def touch_later_if_held(column_id, using):
         Change.objects.using(using).create(column_id=column_id, post_id=None, touched=False)
 
 
-def post_event(column_id, post_id, using):
-    """The event that brings the column's readers up to date with this post, or None if they need none."""
+def what_readers_see(column_id, post_id, using):
+    """What the column's readers see of the post in this transaction's view: the fields of a `Change`."""
+    post = Post.objects.using(using).published().for_display().filter(pk=post_id, column_id=column_id).first()
+    if post is None:
+        exists = Post.objects.using(using).filter(pk=post_id).exists()
+        return {"readers_see": Change.Seen.HIDDEN if exists else Change.Seen.GONE}
+    return {
+        "readers_see": Change.Seen.SHOWN,
+        "pinned": post.pinned,
+        "key_event": post.key_event,
+        "html": render_post(post),
+        "key_html": render_key_event(post) if post.key_event else "",
+    }
+
+
+def post_event(change, using):
+    """The event that brings the column's readers up to date with the post of this change (the latest of
+    its post), or None if they need none."""
+    column_id, post_id = change.column_id, change.post_id
+    if change.readers_see == Change.Seen.LATER:
+        change = Change(column_id=column_id, post_id=post_id, **what_readers_see(column_id, post_id, using))
     previous = (
         Event.objects.using(using)
         .filter(column_id=column_id, post_id=post_id)
@@ -181,18 +202,17 @@ def post_event(column_id, post_id, using):
         .first()
     )
     had_it = previous is not None and previous.kind in Event.SHOWING
-    post = Post.objects.using(using).published().for_display().filter(pk=post_id, column_id=column_id).first()
-    if post is None and not had_it:
+    shown = change.readers_see == Change.Seen.SHOWN
+    if not shown and not had_it:
         return None  # readers never saw it and still may not: nothing to tell
-    if post is None:
-        exists = Post.objects.using(using).filter(pk=post_id).exists()
-        kind = Event.Kind.UNPUBLISHED if exists else Event.Kind.DELETED
+    if not shown:
+        kind = Event.Kind.UNPUBLISHED if change.readers_see == Change.Seen.HIDDEN else Event.Kind.DELETED
         return Event(column_id=column_id, post_id=post_id, kind=kind)
     if not had_it:
         kind = Event.Kind.PUBLISHED
-    elif post.pinned != previous.pinned:
-        kind = Event.Kind.PINNED if post.pinned else Event.Kind.UNPINNED
-    elif post.key_event != previous.key_event:
+    elif change.pinned != previous.pinned:
+        kind = Event.Kind.PINNED if change.pinned else Event.Kind.UNPINNED
+    elif change.key_event != previous.key_event:
         kind = Event.Kind.KEY_EVENT
     else:
         kind = Event.Kind.EDITED
@@ -200,10 +220,10 @@ def post_event(column_id, post_id, using):
         column_id=column_id,
         post_id=post_id,
         kind=kind,
-        pinned=post.pinned,
-        key_event=post.key_event,
-        html=render_post(post),
-        key_html=render_key_event(post) if post.key_event else "",
+        pinned=change.pinned,
+        key_event=change.key_event,
+        html=change.html,
+        key_html=change.key_html,
     )
 
 

@@ -7,15 +7,17 @@ transaction, and their receivers run inside it.
 
 In the change's transaction:
 - `record()` writes a `Change` row (the outbox) for each column and post whose readers must
-  hear of it, and moves `Column.changed_at` unless another transaction holds the column row
-  (it never waits for one): no lock is held on the column until commit, so a long transaction
-  (an import, a shell left open) holds up nobody else's publishing;
+  hear of it, with what they will see of the post (rendered by the post partial), and moves
+  `Column.changed_at` unless another transaction holds the column row (it never waits for
+  one): no lock is held on the column until commit, so a long transaction (an import, a shell
+  left open) holds up nobody else's publishing. Writers of a post's bylines and cards lock the
+  post first (`models.PartOfPost`), so each render includes what the writer before committed;
 - `linkcards.ensure_cards()` places a pending card for each URL pasted on a line of its own.
 
 After commit (`transaction.on_commit`, Zulip's `send_event_on_commit` idea, but from a record
 that committed with the change, so nothing is lost if the process dies right after commit):
-- `broadcast.flush()` turns the column's changes into events (per-column seq, the post partial),
-  in a short transaction of its own, and publishes them (liveblog/broadcast.py);
+- `broadcast.flush()` turns the column's changes into events (per-column seq, the latest render
+  of each post), in a short transaction of its own, and publishes them (liveblog/broadcast.py);
 - `linkcards.fetch_in_background()` fetches the new cards' pages;
 - `deskfeed.changed()` tells the column's open desks which post changed (drafts and scheduled posts
   included, which readers never hear of; liveblog/desk.py).
@@ -23,6 +25,8 @@ A change whose flush did not happen (the process died, a lock wait timed out) is
 `broadcast.sweep()`, which the scheduler runs every second.
 """
 
+import threading
+from contextlib import contextmanager
 from functools import partial
 
 from django.db import DEFAULT_DB_ALIAS, transaction
@@ -37,9 +41,31 @@ def record(column_id, post_id=None, using=DEFAULT_DB_ALIAS):
     """Readers of this column must hear of this post (or of the column itself) once the transaction commits."""
     broadcast.forget_flushes()  # a new transaction: what this thread flushed before says nothing about it
     touched = touch_unless_held(column_id, using)
-    change = Change.objects.using(using).create(column_id=column_id, post_id=post_id, touched=touched)
+    # What readers will see, rendered now, so that publishing after commit only numbers and sends it. When
+    # one transaction saves a post, then its bylines and cards, each save renders again and the last wins.
+    seen = broadcast.what_readers_see(column_id, post_id, using) if post_id and rendering_now() else {}
+    change = Change.objects.using(using).create(column_id=column_id, post_id=post_id, touched=touched, **seen)
     transaction.on_commit(partial(broadcast.flush_after_commit, column_id, change.pk, using), using=using)
     deskfeed.changed(column_id, post_id, using)  # the editors' open desks, drafts included
+
+
+_bulk = threading.local()
+
+
+@contextmanager
+def without_rendering():
+    """Record changes without rendering them: the publisher renders each post once after commit, unless a
+    later change in the same transaction renders it. For bulk writers (the importer), which would otherwise
+    render a post once for every save of it, its bylines and its cards."""
+    _bulk.depth = getattr(_bulk, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _bulk.depth -= 1
+
+
+def rendering_now():
+    return not getattr(_bulk, "depth", 0)
 
 
 def touch_unless_held(column_id, using):
@@ -61,7 +87,13 @@ def deleted_with(origin, *models):
 def post_saved(sender, instance, raw=False, using=DEFAULT_DB_ALIAS, update_fields=None, **kwargs):
     if raw:
         return
+    cards = []
+    if update_fields is None or "body" in update_fields:
+        with without_rendering():  # the post's own change, recorded next, renders them
+            cards = linkcards.ensure_cards(instance)
     record(instance.column_id, instance.pk, using)
+    if cards:
+        transaction.on_commit(partial(linkcards.fetch_in_background, cards), using=using)
     # Moved to another column: the readers of the one it left must see it go.
     left = (
         Event.objects.using(using)
@@ -73,9 +105,6 @@ def post_saved(sender, instance, raw=False, using=DEFAULT_DB_ALIAS, update_field
     )
     if left is not None and left.kind in Event.SHOWING:
         record(left.column_id, instance.pk, using)
-    if update_fields is None or "body" in update_fields:
-        cards = linkcards.ensure_cards(instance)
-        transaction.on_commit(partial(linkcards.fetch_in_background, cards), using=using)
 
 
 @receiver(post_delete, sender=Post, dispatch_uid="liveblog.changes.post_deleted")

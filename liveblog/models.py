@@ -1,7 +1,7 @@
 from ckeditor_uploader.fields import RichTextUploadingField
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import models, router, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -18,8 +18,13 @@ class Announced(models.Model):
         abstract = True
 
     def save(self, *args, **kwargs):
-        with transaction.atomic(using=kwargs.get("using")):
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        with transaction.atomic(using=using):
+            self.hold_first(using)
             super().save(*args, **kwargs)
+
+    def hold_first(self, using):
+        """Lock what must be locked before this row is written; nothing but the row itself by default."""
 
 
 class Series(Announced):
@@ -227,7 +232,30 @@ def display_prefetches():
     return [models.Prefetch("bylines", queryset=Byline.objects.select_related("author")), "link_cards"]
 
 
-class Byline(Announced):
+class PartOfPost(Announced):
+    """A row printed inside its post: a byline, a link card.
+
+    Its writers lock the post's row first, as saving the post itself does. So the writers of one post
+    follow each other, and what each renders of the post for readers inside its transaction
+    (liveblog/changes.py) already includes what the one before committed. Locks are also always
+    taken post first, so an editor saving a post with its cards and the fetcher filling one of
+    them cannot deadlock.
+    """
+
+    class Meta:
+        abstract = True
+
+    def hold_first(self, using):
+        list(Post.objects.using(using).select_for_update(no_key=True).filter(pk=self.post_id).values_list("pk"))
+
+    def delete(self, using=None, keep_parents=False):
+        using = using or router.db_for_write(type(self), instance=self)
+        with transaction.atomic(using=using):
+            self.hold_first(using)
+            return super().delete(using=using, keep_parents=keep_parents)
+
+
+class Byline(PartOfPost):
     post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="bylines")
     author = models.ForeignKey(Author, on_delete=models.PROTECT, related_name="bylines")
     position = models.PositiveSmallIntegerField(default=0)
@@ -240,7 +268,7 @@ class Byline(Announced):
         return f"{self.author} on {self.post}"
 
 
-class LinkCard(Announced):
+class LinkCard(PartOfPost):
     class FetchState(models.TextChoices):
         MANUAL = "manual", "Typed by hand"
         PENDING = "pending", "Fetching the page…"
@@ -372,6 +400,20 @@ class Change(models.Model):
     # transaction holds); the publisher moves it otherwise.
     touched = models.BooleanField(default=True)
     recorded_at = models.DateTimeField(default=timezone.now)
+
+    # What the column's readers see of the post once this change commits, rendered inside the change's
+    # transaction so that the publisher, after commit, only numbers and sends it.
+    class Seen(models.TextChoices):
+        LATER = "", "Left to the publisher"  # recorded without rendering (the importer's bulk writes)
+        SHOWN = "shown", "Shown"
+        HIDDEN = "hidden", "Not shown: a draft, scheduled, or moved to another column"
+        GONE = "gone", "Deleted"
+
+    readers_see = models.CharField(max_length=6, choices=Seen.choices, blank=True, default=Seen.LATER)
+    pinned = models.BooleanField(default=False)
+    key_event = models.BooleanField(default=False)
+    html = models.TextField(blank=True)
+    key_html = models.TextField(blank=True)
 
     class Meta:
         ordering = ["id"]

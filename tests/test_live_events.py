@@ -1,9 +1,10 @@
 """Saving is what tells readers: every change becomes one event, in the change's transaction."""
 
+import threading
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from liveblog.models import Author, Byline, Column, Event, LinkCard, Post
@@ -74,6 +75,50 @@ def test_editing_a_byline_or_card_alone_re_renders_the_post(column, make_post):
     assert [k for _, k, _ in kinds(column)] == ["published", "edited", "edited"]
     assert "Filled in later by the fetcher" in Event.objects.get(column=column, seq=2).html
     assert "Rania Haddad" not in Event.objects.get(column=column, seq=3).html
+
+
+def test_a_card_filled_while_an_editor_saves_its_post_reaches_readers_with_both_changes(column, make_post):
+    """Each change is rendered for readers inside its own transaction. The fetcher filling a card while an
+    editor's save of the same post is still open waits for it (the post's row is taken first), so neither
+    render misses the other's work: the reader's last event shows the new text and the filled card."""
+    post = make_post("Strike", body="<p>The first version.</p>", cards=["https://example.org/a"])
+    card = post.link_cards.get()
+    editor_saved, commit_now = threading.Event(), threading.Event()
+    finished = {}
+
+    def editor():
+        try:
+            with transaction.atomic():
+                post.body = "<p>The second version.</p><p>https://example.org/a</p>"
+                post.save()
+                editor_saved.set()
+                commit_now.wait(10)
+        finally:
+            connection.close()
+
+    def fetcher():
+        try:
+            card.title = "The filled card"
+            card.save()
+            finished["fetcher"] = True
+        finally:
+            connection.close()
+
+    editing = threading.Thread(target=editor)
+    editing.start()
+    assert editor_saved.wait(10)
+    filling = threading.Thread(target=fetcher)
+    filling.start()
+    filling.join(0.5)
+    fetcher_waited = filling.is_alive()
+    commit_now.set()
+    editing.join(10)
+    filling.join(10)
+    assert finished == {"fetcher": True}
+
+    last = Event.objects.filter(column=column, post_id=post.pk).latest("seq")
+    assert "The second version." in last.html and "The filled card" in last.html
+    assert fetcher_waited
 
 
 def test_a_rolled_back_change_leaves_no_event_and_no_hole(column, make_post):

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils.text import slugify
 
+from liveblog import changes
 from liveblog.columnfile import bodies
 from liveblog.columnfile.fields import CARD, COLUMN, POST, SERIES
 from liveblog.columnfile.imagefiles import Files, set_image
@@ -31,7 +32,8 @@ def import_file(path):
     plan = read_file(path)
     files = Files()
     try:
-        with transaction.atomic():
+        # Each post is rendered for readers once, after commit, not at every save of it and its parts.
+        with transaction.atomic(), changes.without_rendering():
             summary = apply(plan, files)
     except BaseException:
         # Nothing is half-imported: the images this import wrote go with its transaction.
