@@ -1,5 +1,6 @@
 """The fixtures every test may use. Shared code that is not a fixture lives in tests/support/."""
 
+import asyncio
 import os
 import shutil
 
@@ -104,6 +105,22 @@ def chromium():
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(autouse=True)
+def no_browser_loop_outside_browser_tests(request):
+    """Once Chromium has started, Playwright's loop stays marked as running in this thread, and Django's test
+    client then refuses to run the async middleware (servestatic's) for tests that never touch the browser.
+    Those tests run with the loop set aside; the next browser test gets it back."""
+    if "chromium" in request.fixturenames or asyncio._get_running_loop() is None:
+        yield
+        return
+    playwright_loop = asyncio._get_running_loop()
+    asyncio._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio._set_running_loop(playwright_loop)
 
 
 @pytest.fixture
