@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
+# Readers' live sockets get a worker of their own on PORT+1, ahead of the page workers for the CPU.
+SOCKET_WORKERS ?= 1
 
 # The test suite and benchmarks talk to the real services (docs/settings.md, Services).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/liveblog
@@ -34,7 +36,7 @@ run: $(VENV)/.runtime
 
 # Production (docs/settings.md): DATABASE_URL, REDIS_URL and SECRET_KEY come from the environment.
 serve: $(VENV)/.runtime
-	DEBUG=0 $(PY) manage.py serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
+	DEBUG=0 $(PY) manage.py serve --host $(HOST) --port $(PORT) --workers $(WORKERS) --socket-workers $(SOCKET_WORKERS)
 
 test: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

@@ -49,3 +49,18 @@ def check_request_cap(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@register(Tags.security, deploy=False)
+def check_socket_origin_scheme(app_configs, **kwargs):
+    if settings.SECURE_SSL_REDIRECT and settings.LIVE_SOCKET_ORIGIN.startswith("ws://"):
+        return [
+            Error(
+                "LIVE_SOCKET_ORIGIN is an unencrypted ws:// origin while pages are served over HTTPS: browsers "
+                "refuse such a socket, and readers would only get updates by polling.",
+                hint="Set LIVE_SOCKET_ORIGIN to the wss:// origin of the socket port, or leave it empty when the "
+                "load balancer routes /ws/live/ on the site's own origin to it.",
+                id="liveblog.E004",
+            )
+        ]
+    return []

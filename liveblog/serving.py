@@ -9,8 +9,13 @@
   started again (a worker that cannot even start stops the whole: restarting it
   would fail the same way forever).
 
-A worker is `python -m liveblog.serving FD [--deflate]`: uvicorn's Server on
-the inherited socket.
+With `--socket-workers`, readers' live sockets get processes of their own on a
+second port, and the page workers run at a lower CPU priority: under a storm of
+page requests the kernel still runs a publication's fan-out first, so it reaches
+live readers with its usual latency (bench/pages.py measures both set-ups).
+
+A worker is `python -m liveblog.serving FD [--deflate] [--nice N]`: uvicorn's
+Server on the inherited socket.
 """
 
 import ctypes
@@ -30,6 +35,9 @@ BACKLOG = 2048  # a breaking-news burst of connects waits in the kernel, not ref
 STARTUP_FAILURE = 3  # uvicorn's exit status when the app or its socket cannot start
 BIND_PATIENCE = 10  # seconds: the previous server's workers may still be closing their listening socket
 PR_SET_PDEATHSIG = 1
+# Page workers' niceness beside socket workers: a nice-10 process gets about a tenth of a core's share
+# against a nice-0 one that wants it, and all of it when the socket workers are idle (almost always).
+PAGE_WORKER_NICE = 10
 
 
 def uvicorn_options(deflate=False):
@@ -174,18 +182,28 @@ class Supervisor:
                 child.process.wait()
 
 
-def worker_command(fd, deflate):
-    return [sys.executable, "-m", "liveblog.serving", str(fd), *(["--deflate"] if deflate else [])]
+def worker_command(fd, deflate, nice=0):
+    command = [sys.executable, "-m", "liveblog.serving", str(fd)]
+    return command + (["--deflate"] if deflate else []) + (["--nice", str(nice)] if nice else [])
 
 
-def run_worker(fd, deflate):
+def run_worker(fd, deflate, nice):
     import uvicorn
 
+    if nice:
+        os.nice(nice)
     sock = socket.socket(fileno=fd)  # family and type come from the inherited socket
     config = uvicorn.Config(**uvicorn_options(deflate))
     uvicorn.Server(config).run(sockets=[sock])
 
 
 if __name__ == "__main__":
+    import argparse
+
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "liveblog.settings")
-    run_worker(int(sys.argv[1]), "--deflate" in sys.argv[2:])
+    parser = argparse.ArgumentParser(description="One uvicorn worker on an inherited listening socket.")
+    parser.add_argument("fd", type=int)
+    parser.add_argument("--deflate", action="store_true")
+    parser.add_argument("--nice", type=int, default=0)
+    arguments = parser.parse_args()
+    run_worker(arguments.fd, arguments.deflate, arguments.nice)

@@ -6,6 +6,7 @@ REDIS_URL.
 """
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -101,6 +102,17 @@ LIVE_RECONCILE_SECONDS = float(os.environ.get("LIVE_RECONCILE_SECONDS", "2"))
 # times as often (liveblog.fanout). channels-redis's default is a day, during which every publication would
 # queue a message for the dead and log "channels over capacity".
 LIVE_GROUP_EXPIRY = int(os.environ.get("LIVE_GROUP_EXPIRY", "30"))
+# Where readers' browsers open the live socket, when not on the page's own origin: `manage.py serve
+# --socket-workers` serves sockets from a port of their own (liveblog/serving.py) and sets this for its
+# processes. Empty: the page's own origin (a balancer routes /ws/live/ to the socket processes).
+LIVE_SOCKET_ORIGIN = os.environ.get("LIVE_SOCKET_ORIGIN", "").strip().rstrip("/")
+if LIVE_SOCKET_ORIGIN and not re.fullmatch(
+    r"wss?://[A-Za-z0-9.\-]+(:\d{1,5})?|wss?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?", LIVE_SOCKET_ORIGIN
+):
+    raise ImproperlyConfigured(
+        f"LIVE_SOCKET_ORIGIN={LIVE_SOCKET_ORIGIN!r} is not a WebSocket origin: write the scheme, host and "
+        "port only, as wss://live.example.org or ws://127.0.0.1:8001 (no path), or leave it empty."
+    )
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -237,7 +249,7 @@ CONTENT_SECURITY_POLICY = {
         "style-src": [SELF],
         "img-src": [SELF, *MEDIA_ORIGIN],
         "font-src": [SELF],
-        "connect-src": [SELF],
+        "connect-src": [SELF, *([LIVE_SOCKET_ORIGIN] if LIVE_SOCKET_ORIGIN else [])],
         "frame-src": [SELF],
         "object-src": [NONE],
         "base-uri": [SELF],

@@ -1,8 +1,9 @@
-"""Tags and filters the reader pages share: one time format, the live protocol for live.js."""
+"""Tags and filters the reader pages share: one time format, the live protocol and socket origin for live.js."""
 
 from datetime import UTC
 
 from django import template
+from django.conf import settings
 from django.utils.html import json_script
 
 from liveblog import protocol
@@ -24,3 +25,9 @@ def iso(value):
 def live_protocol():
     """The close codes, event kinds and frame fields live.js reads (liveblog/protocol.py), as inert JSON."""
     return json_script(protocol.for_script(), "liveblog-protocol")
+
+
+@register.simple_tag
+def live_socket_origin():
+    """Where live.js opens its socket (LIVE_SOCKET_ORIGIN); empty means the page's own origin."""
+    return settings.LIVE_SOCKET_ORIGIN

@@ -8,6 +8,7 @@
 
   var slug = root.getAttribute("data-column");
   var eventsUrl = root.getAttribute("data-events-url");
+  var socketOrigin = root.getAttribute("data-socket-origin");
   var lastSeq = parseInt(root.getAttribute("data-last-seq") || "0", 10);
   var stream = document.getElementById("posts");
   var button = root.querySelector(".new-updates");
@@ -255,8 +256,9 @@
     reconnectTimer = null;
     if (!("WebSocket" in window)) return startPolling();
     if (socket && socket.readyState <= 1) return;
-    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    var ws = new WebSocket(scheme + location.host + "/ws/live/" + encodeURIComponent(slug) + "/?after=" + lastSeq);
+    // The server may serve sockets from an origin of their own (LIVE_SOCKET_ORIGIN, docs/settings.md).
+    var origin = socketOrigin || (location.protocol === "https:" ? "wss://" : "ws://") + location.host;
+    var ws = new WebSocket(origin + "/ws/live/" + encodeURIComponent(slug) + "/?after=" + lastSeq);
     var opened = false;
     socket = ws;
     ws.onopen = function () {

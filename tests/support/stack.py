@@ -65,13 +65,17 @@ def stack_env(redis_url):
 class Stack:
     """`manage.py serve` (WORKERS uvicorn processes + the scheduler) with the test database."""
 
-    def __init__(self, redis_url, workers=2, setup=False, env=None, scheduler=True, log=None, port=None):
+    def __init__(
+        self, redis_url, workers=2, setup=False, env=None, scheduler=True, log=None, port=None, socket_workers=0
+    ):
         self.redis_url = redis_url
+        self.socket_workers = socket_workers  # with some, live sockets are on socket_port (serve --socket-workers)
         self.log = log  # a file for the server's output, when the test reads it
         self.scheduler = scheduler
         self.env = env or {}
         self.workers = workers
         self.port = port or free_port()
+        self.socket_port = free_port() if socket_workers else self.port
         self.setup = setup
         self.process = None
 
@@ -81,7 +85,7 @@ class Stack:
 
     @property
     def ws_url(self):
-        return f"ws://localhost:{self.port}"
+        return f"ws://localhost:{self.socket_port}"
 
     def start(self):
         command = [sys.executable, "manage.py", "serve", "--port", str(self.port), "--workers", str(self.workers)]
@@ -89,6 +93,8 @@ class Stack:
             command.append("--no-setup")
         if not self.scheduler:
             command.append("--no-scheduler")
+        if self.socket_workers:
+            command += ["--socket-workers", str(self.socket_workers), "--socket-port", str(self.socket_port)]
         output = open(self.log, "a") if self.log else None  # noqa: SIM115  the server writes to it until it stops
         self.process = subprocess.Popen(
             command,
@@ -122,7 +128,7 @@ class Stack:
                 self.process.wait()
 
     def children(self):
-        """The pids of the server's worker and scheduler processes."""
+        """The pids of the server's worker (page and socket) and scheduler processes."""
         try:
             return [
                 int(pid)
