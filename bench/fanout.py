@@ -218,8 +218,8 @@ def answers(base_url, timeout=1):
         return False
 
 
-def start_liveblog(port, deflate, workers):
-    process = spawn_liveblog(port, deflate, workers)
+def start_liveblog(port, deflate, workers, socket_workers=0, socket_port=None):
+    process = spawn_liveblog(port, deflate, workers, socket_workers, socket_port)
     deadline = time.time() + 60
     while time.time() < deadline:
         if answers(f"http://127.0.0.1:{port}"):
@@ -241,12 +241,16 @@ def tear_down(server, redis, *rows):
     redis.wait(timeout=10)
 
 
-def spawn_liveblog(port, deflate, workers):
+def spawn_liveblog(port, deflate, workers, socket_workers=0, socket_port=None):
+    """`manage.py serve` on `port`; with socket workers, readers' sockets are on `socket_port`."""
     env = dict(os.environ, DEBUG="0", CHANNEL_PREFIX=PREFIX, ALLOWED_HOSTS="localhost,127.0.0.1")
     env.update(LOG_LEVEL="WARNING", SECURE_SSL_REDIRECT="0")
     env.setdefault("SECRET_KEY", "bench-only-secret-key-" + "b" * 40)
     command = [sys.executable, "manage.py", "serve", "--no-setup", "--no-scheduler", "--port", str(port),
-               "--workers", str(workers), "--backlog", "4096", *(["--deflate"] if deflate else [])]  # fmt: skip
+               "--workers", str(workers), "--backlog", "4096", *(["--deflate"] if deflate else []),
+               "--socket-workers", str(socket_workers)]  # fmt: skip
+    if socket_port:
+        command += ["--socket-port", str(socket_port)]
     return subprocess.Popen(command, cwd=ROOT, env=env)
 
 

@@ -1,15 +1,24 @@
 """Pages at breaking-news rates: requests/s and p50/p99 of readers' pages against a static file, with wrk.
 
-The production stack (`manage.py serve`, WORKERS workers, its own redis-server)
-serves a column of 20 posts with link cards. wrk (DURATION s, 2 threads) fetches,
-at 50 and 500 connections: a static file of the same server (the yardstick),
-the column page, a post page, the catch-up answer and the column page's 304.
-Then the column page again while posts are published every second (each one
-changes the column: the first request after it renders, the rest are served
-the kept page), and meanwhile READERS live readers measure how long each
-publication takes to reach them, against the same publications with no storm.
+The production stack (`manage.py serve`, WORKERS page workers and SOCKET_WORKERS
+socket workers as `make serve` runs them, its own redis-server) serves a column
+of 20 posts with link cards. wrk (DURATION s, 2 threads) fetches, at 50 and 500
+connections: a static file of the same server (the yardstick), the column page,
+a post page, the catch-up answer and the column page's 304. Then the column page
+again while posts are published every second (each one changes the column: the
+first request after it renders, the rest are served the kept page), and
+meanwhile READERS live readers measure how long each publication takes to reach
+them, against the same publications with no storm.
 
-Environment: DATABASE_URL (PostgreSQL). Options: --duration 5 --workers 2 --connections 50,500.
+The same publications during the same storm are then measured against the
+baseline set-up, `serve` with no socket workers (readers' sockets on the page
+workers, every process at the same priority), in the same run.
+
+wrk runs on this machine, at the normal priority: it takes CPU from the server
+that readers' browsers on other machines would not.
+
+Environment: DATABASE_URL (PostgreSQL).
+Options: --duration 5 --workers 2 --socket-workers 1 --connections 50,500 --no-baseline.
 """
 
 import argparse
@@ -124,12 +133,35 @@ def publication_latency(column, author, readers, count, first_n):
     return delays
 
 
+def publishing_storm(url, column, author, readers, connections, duration, first_n):
+    """wrk on the column page while a post is published every second; the publications' last-reader delays."""
+    during = []
+    storm = threading.Thread(
+        target=lambda: during.extend(publication_latency(column, author, readers, duration - 1, first_n))
+    )
+    storm.start()
+    row = wrk(url, connections, duration)
+    storm.join()
+    return row, during
+
+
+def start_readers(port, column):
+    readers = LiveReaders(f"ws://localhost:{port}/ws/live/{column.slug}/")
+    readers.start()
+    if not readers.ready.wait(60):
+        raise RuntimeError("the live readers could not connect")
+    return readers
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--socket-workers", type=int, default=1)
     parser.add_argument("--connections", default="50,500")
+    parser.add_argument("--no-baseline", action="store_true", help="Skip the set-up without socket workers.")
     options = parser.parse_args()
+    connection_counts = [int(c) for c in options.connections.split(",")]
     fanout.raise_fd_limit()
     redis = fanout.start_redis()
     column = server = None
@@ -143,7 +175,8 @@ def main():
         call_command("collectstatic", interactive=False, verbosity=0)
         column, author = make_rich_column()
         port = fanout.free_port()
-        server = fanout.start_liveblog(port, False, options.workers)
+        socket_port = next(p for p in iter(fanout.free_port, None) if p != port) if options.socket_workers else port
+        server = fanout.start_liveblog(port, False, options.workers, options.socket_workers, socket_port)
         base = f"http://127.0.0.1:{port}"
         last = column.events.order_by("-seq").values_list("seq", flat=True)[0]
         post = column.posts.order_by("-published_at").first()
@@ -161,19 +194,18 @@ def main():
                 if name == "column page":
                     column_etag = etag
         print(
-            f"{os.cpu_count()} cores shared with other work; serve with {options.workers} workers; wrk "
-            f"{options.duration} s per row; sizes: " + ", ".join(f"{k} {v / 1024:.0f} KiB" for k, v in sizes.items()),
+            f"{os.cpu_count()} cores shared with other work; serve with {options.workers} page workers and "
+            f"{options.socket_workers} socket worker(s); wrk {options.duration} s per row; "
+            "sizes: " + ", ".join(f"{k} {v / 1024:.0f} KiB" for k, v in sizes.items()),
             flush=True,
         )
-        readers = LiveReaders(f"ws://localhost:{port}/ws/live/{column.slug}/")
-        readers.start()
-        readers.ready.wait(60)
+        readers = start_readers(socket_port, column)
         quiet = publication_latency(column, author, readers, 5, 100)
         print(f"publication to {READERS} live readers, no storm: last reader median {statistics.median(quiet):.1f} ms")
         for key, value in settings.CACHES["default"].items():
             if key == "BACKEND":
                 print(f"cache: {value}")
-        for connections in [int(c) for c in options.connections.split(",")]:
+        for connections in connection_counts:
             print(f"\n{connections} connections", flush=True)
             rows = {}
             for name, url in urls.items():
@@ -182,16 +214,9 @@ def main():
                 urls["column page"], connections, options.duration, headers=[f"If-None-Match: {column_etag}"]
             )
             # Right after publications: one a second during the run, each changing the column.
-            during = []
-            storm = threading.Thread(
-                target=lambda during, first: during.extend(
-                    publication_latency(column, author, readers, options.duration - 1, first)
-                ),
-                args=(during, 200 + connections),
+            rows["column page, publishing"], during = publishing_storm(
+                urls["column page"], column, author, readers, connections, options.duration, 200 + connections
             )
-            storm.start()
-            rows["column page, publishing"] = wrk(urls["column page"], connections, options.duration)
-            storm.join()
             static = rows["static file"]["rps"]
             for name, row in rows.items():
                 print(
@@ -211,6 +236,32 @@ def main():
             rows["publication_ms_during"] = during
             rows["publication_ms_quiet"] = quiet
             results[connections] = rows
+        server.terminate()
+        server.wait(timeout=30)
+        server = None
+
+        if not options.no_baseline:
+            # The baseline: readers' sockets on the page workers, all at one priority.
+            print("\nbaseline: serve with no socket workers (sockets on the page workers), same storm", flush=True)
+            port = fanout.free_port()
+            server = fanout.start_liveblog(port, False, options.workers, 0)
+            url = f"http://127.0.0.1:{port}{column.get_absolute_url()}"
+            urllib.request.urlopen(url).read()
+            readers = start_readers(port, column)
+            quiet = publication_latency(column, author, readers, 5, 1000)
+            print(f"  no storm: last reader median {statistics.median(quiet):.1f} ms", flush=True)
+            for connections in connection_counts:
+                row, during = publishing_storm(
+                    url, column, author, readers, connections, options.duration, 1100 + connections
+                )
+                ours = results[connections]["publication_ms_during"]
+                print(
+                    f"  {connections} connections: column page {row['rps']:.0f} req/s while publishing; publication "
+                    f"last reader median {statistics.median(during):.1f} ms (max {max(during):.1f}) against "
+                    f"{statistics.median(ours):.1f} ms (max {max(ours):.1f}) with socket workers",
+                    flush=True,
+                )
+                results[connections]["baseline"] = {"row": row, "publication_ms_during": during, "quiet": quiet}
     finally:
         fanout.tear_down(server, redis, column)
     out = ROOT / "bench" / "results"
