@@ -6,8 +6,8 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
-# Readers' live sockets get a worker of their own on PORT+1, ahead of the page workers for the CPU.
-SOCKET_WORKERS ?= 1
+# Readers' live sockets get workers of their own on PORT+1, ahead of the page workers for the CPU.
+SOCKET_WORKERS ?= 2
 
 # The test suite and benchmarks talk to the real services (docs/settings.md, Services).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/liveblog

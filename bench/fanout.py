@@ -10,12 +10,14 @@ else the machine does weighs on both alike, and the script prints the ratios.
 
 Readers live in CLIENT_PROCESSES processes other than the servers'. Loopback only.
 Our server is the production stack, `manage.py serve` (liveblog/serving.py)
-with WORKERS worker processes as `make serve` runs it (--workers, default 2; --workers 1 for one process
-against one); permessage-deflate is measured on and off.
+as `make serve` runs it: WORKERS page workers (--workers, default 2) and SOCKET_WORKERS socket workers
+(--socket-workers, default 2), the readers on the socket port; --socket-workers 0 puts them on the page
+workers, --workers 1 --socket-workers 0 is one process against one. permessage-deflate is measured on and
+off. --busy N keeps N processes spinning on the cores for the whole run: other work, loading both servers.
 
 Environment: DATABASE_URL (PostgreSQL). The script starts a redis-server of its own on a free port,
 so other users of the machine's Redis neither disturb nor are disturbed by the figures.
-Options: --readers 1000,3000 --events 5 --profile --skip-deflate.
+Options: --readers 1000,3000 --events 5 --profile --skip-deflate --workers 2 --socket-workers 2 --busy 0.
 """
 
 import argparse
@@ -52,6 +54,18 @@ def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def free_ports(count):
+    ports = set()
+    while len(ports) < count:
+        ports.add(free_port())
+    return list(ports)
+
+
+def spin():
+    while True:
+        pass
 
 
 def rss_kib(pid):
@@ -357,13 +371,15 @@ def server_pids(pid):
     return [int(child) for child in children] or [pid]
 
 
-def run_pair(count, events, deflate, column, author, workers, profile=False):
+def run_pair(count, events, deflate, column, author, workers, socket_workers, profile=False):
     """Our server and the plain one side by side, the same readers on both, events alternating between them,
     so whatever else the machine is doing weighs on both alike."""
     import websockets.sync.client
 
-    ours_port, plain_port = free_port(), free_port()
-    ours = start_liveblog(ours_port, deflate, workers)
+    ours_port, plain_port, socket_port = free_ports(3)
+    ours = start_liveblog(ours_port, deflate, workers, socket_workers, socket_port)
+    if not socket_workers:
+        socket_port = ours_port
     context = multiprocessing.get_context("spawn")
     ready = context.Event()
     plain = context.Process(target=plain_server, args=(plain_port, deflate, ready), daemon=True)
@@ -371,7 +387,7 @@ def run_pair(count, events, deflate, column, author, workers, profile=False):
     ready.wait(30)
     pids = [server_pids(ours.pid), [plain.pid]]
     try:
-        urls = [f"ws://localhost:{ours_port}/ws/live/{column.slug}/", f"ws://127.0.0.1:{plain_port}/live"]
+        urls = [f"ws://localhost:{socket_port}/ws/live/{column.slug}/", f"ws://127.0.0.1:{plain_port}/live"]
         for url in urls:
             warm_up(url)
         before = [sum(map(rss_kib, group)) for group in pids]
@@ -445,15 +461,21 @@ def main():
     parser.add_argument("--events", type=int, default=10)
     parser.add_argument("--profile", action="store_true", help="py-spy the server during the last run")
     parser.add_argument("--skip-deflate", action="store_true")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes, as `make serve` (default 2)")
+    parser.add_argument("--workers", type=int, default=2, help="page workers, as `make serve` (default 2)")
+    parser.add_argument("--socket-workers", type=int, default=2, help="socket workers (default 2)")
+    parser.add_argument("--busy", type=int, default=0, help="processes spinning on the cores during the run")
     options = parser.parse_args()
     print(
         f"fd limit {raise_fd_limit()}; {os.cpu_count()} cores; {CLIENT_PROCESSES} reader processes; "
-        f"liveblog: uvicorn with {options.workers} worker(s); plain: one websockets process"
+        f"liveblog: `serve` with {options.workers} page and {options.socket_workers} socket worker(s); "
+        f"plain: one websockets process; other work: {options.busy} process(es) spinning"
     )
     redis = start_redis()
     column = None
     results = {}
+    busy = [multiprocessing.get_context("spawn").Process(target=spin, daemon=True) for _ in range(options.busy)]
+    for process in busy:
+        process.start()
     try:
         # Inside the try: a database that cannot be reached must not leave our redis-server behind.
         setup_django()
@@ -464,7 +486,9 @@ def main():
             for deflate in [False] if options.skip_deflate else [False, True]:
                 state = "on" if deflate else "off"
                 profile = options.profile and not deflate
-                ours, plain = run_pair(count, options.events, deflate, column, author, options.workers, profile)
+                ours, plain = run_pair(
+                    count, options.events, deflate, column, author, options.workers, options.socket_workers, profile
+                )
                 print(line(f"liveblog (deflate {state})", ours), flush=True)
                 print(line(f"plain websockets ({state})", plain), flush=True)
                 row[f"liveblog_deflate_{state}"], row[f"plain_deflate_{state}"] = ours, plain
@@ -476,6 +500,8 @@ def main():
                 )
             results[count] = row
     finally:
+        for process in busy:
+            process.terminate()
         if column is not None:
             column.delete()
         redis.terminate()

@@ -18,7 +18,7 @@ wrk runs on this machine, at the normal priority: it takes CPU from the server
 that readers' browsers on other machines would not.
 
 Environment: DATABASE_URL (PostgreSQL).
-Options: --duration 5 --workers 2 --socket-workers 1 --connections 50,500 --no-baseline.
+Options: --duration 5 --workers 2 --socket-workers 2 --connections 50,500 --no-baseline.
 """
 
 import argparse
@@ -157,7 +157,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--socket-workers", type=int, default=1)
+    parser.add_argument("--socket-workers", type=int, default=2)
     parser.add_argument("--connections", default="50,500")
     parser.add_argument("--no-baseline", action="store_true", help="Skip the set-up without socket workers.")
     options = parser.parse_args()
