@@ -69,8 +69,9 @@ def is_personal(request):
 
 
 def etag(changed_at):
-    # Weak: the same content may differ byte for byte (for instance once compressed).
-    return "W/" + quote_etag(f"{changed_at.timestamp():.6f}")
+    # Weak: the same content may differ byte for byte (for instance once compressed). With the release: a
+    # deploy changes what an unchanged column's page looks like.
+    return "W/" + quote_etag(f"{changed_at.timestamp():.6f}-{settings.RELEASE}")
 
 
 def last_modified(changed_at):

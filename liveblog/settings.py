@@ -5,6 +5,7 @@ layer and DEBUG on. Production sets DEBUG=0, SECRET_KEY, DATABASE_URL and
 REDIS_URL.
 """
 
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -137,7 +138,7 @@ CACHES = {
     if REDIS_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
 }
-CACHES["default"]["KEY_PREFIX"] = os.environ.get("CHANNEL_PREFIX", "liveblog")
+
 # Readers' requests read the column's validator and the kept page on a few shared threads (and database
 # connections), not on a thread and connection per request (liveblog.caching.kept_pages).
 READ_PAGES_IN_SHARED_POOL = True
@@ -170,6 +171,21 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+
+
+def release_fingerprint():
+    """What a kept page is made of besides the database: the templates, the static files' hashed names and
+    where live.js connects. Part of every cache key and validator, so a deploy or a setting that changes one
+    of them never serves pages kept by the previous one, even for a column that did not change."""
+    digest = hashlib.sha256(LIVE_SOCKET_ORIGIN.encode())
+    for path in [*sorted((BASE_DIR / "templates").rglob("*")), STATIC_ROOT / "staticfiles.json"]:
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+RELEASE = release_fingerprint()  # also in readers' ETags (liveblog/caching.py)
+CACHES["default"]["KEY_PREFIX"] = f"{os.environ.get('CHANNEL_PREFIX', 'liveblog')}:{RELEASE}"
 
 # Uploads: the image guard (liveblog/images.py) refuses anything bigger.
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
