@@ -68,7 +68,15 @@ class Feed:
             return []
         if not self.recent or self.recent[0][0] > after + 1:
             return None
-        return [item for item in self.recent if item[0] > after]
+        # From the newest back: a reconnecting reader is usually a few frames behind, and during a reconnect
+        # storm thousands of them ask at once, so scanning all RECENT frames each time was measurable.
+        items = []
+        for item in reversed(self.recent):
+            if item[0] <= after:
+                break
+            items.append(item)
+        items.reverse()
+        return items
 
     def hand_out(self, seq, text):
         """Give the next frame to every reader here. Synchronous: no reader can delay another."""

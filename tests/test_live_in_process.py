@@ -154,3 +154,17 @@ def test_unknown_column_and_after_beyond_the_last_seq_close_with_their_codes(col
         return await closed_with(unknown), await closed_with(ahead)
 
     assert run(scenario) == (Close.UNKNOWN_COLUMN, Close.AHEAD)
+
+
+def test_a_feed_replays_from_memory_only_what_follows_after():
+    """Feed.since(after): nothing when the reader is not behind, the frames after `after` in order when memory
+    reaches back, None (read the database) when it does not. No database, no server loop."""
+    feed = fanout.Feed(1, "a-column", [(seq, f"frame {seq}") for seq in range(1, fanout.RECENT + 45)])
+    first, last = feed.recent[0][0], feed.last_seq  # the oldest frames fell out of memory
+    assert (first, last) == (45, fanout.RECENT + 44)
+
+    assert feed.since(last) == [] and feed.since(last + 3) == []
+    assert [seq for seq, _ in feed.since(last - 3)] == [last - 2, last - 1, last]
+    assert feed.since(last - 1) == [(last, {"type": "websocket.send", "text": f"frame {last}"})]
+    assert [seq for seq, _ in feed.since(first - 1)] == list(range(first, last + 1))
+    assert feed.since(first - 2) is None and feed.since(0) is None
