@@ -1,6 +1,7 @@
 """Reconnect storm: N live readers, the whole server restarted, how fast are they all back and caught up?
 
-The production stack (`manage.py serve`, WORKERS workers) serves N readers in
+The production stack as `make serve` runs it (`manage.py serve`, WORKERS page
+workers and SOCKET_WORKERS socket workers, the readers on the socket port) serves N readers in
 CLIENT_PROCESSES processes, each reader a small WebSocket client written here
 (ReaderSocket: the `websockets` client cost more CPU per connect than the
 server did, on the same cores). Each reader behaves like static/liveblog/live.js:
@@ -20,7 +21,8 @@ the readers' processes used (from /proc/<pid>/stat), and from these the CPU
 each side spent per handshake.
 
 Environment: DATABASE_URL (PostgreSQL). A redis-server of its own on a free port.
-Options: --readers 2000 --down 3 --workers 2 --old-backoff (the backoff live.js had before, to compare).
+Options: --readers 2000 --down 3 --workers 2 --socket-workers 2 --old-backoff (the backoff live.js had
+before, to compare).
 """
 
 import argparse
@@ -364,7 +366,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readers", type=int, default=2000)
     parser.add_argument("--down", type=float, default=3.0, help="seconds the server stays down")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="page workers, as `make serve`")
+    parser.add_argument("--socket-workers", type=int, default=2, help="socket workers, as `make serve` (0: none)")
     parser.add_argument("--old-backoff", action="store_true", help="the backoff live.js had before, to compare")
     parser.add_argument("--posts", type=int, default=3, help="posts published while the server is down")
     options = parser.parse_args()
@@ -378,9 +381,11 @@ def main():
         fanout.setup_django()
         column, author = fanout.make_column()
         fanout.commit_post(column, author, 0)
-        port = fanout.free_port()
-        server = fanout.start_liveblog(port, False, options.workers)
-        url = f"ws://localhost:{port}/ws/live/{column.slug}/"
+        port, socket_port = fanout.free_ports(2)
+        server = fanout.start_liveblog(port, False, options.workers, options.socket_workers, socket_port)
+        if not options.socket_workers:
+            socket_port = port
+        url = f"ws://localhost:{socket_port}/ws/live/{column.slug}/"
         context = multiprocessing.get_context("spawn")
         base, extra = divmod(options.readers, CLIENT_PROCESSES)
         for n in range(CLIENT_PROCESSES):
@@ -407,7 +412,7 @@ def main():
         progress = Progress(pipes, processes, lambda: server, options.readers)
         progress.start()
         time.sleep(max(0.0, options.down - (time.time() - stopped_at)))
-        server = fanout.spawn_liveblog(port, False, options.workers)
+        server = fanout.spawn_liveblog(port, False, options.workers, options.socket_workers, socket_port)
         spawned_at = time.time()
         while not fanout.answers(f"http://127.0.0.1:{port}"):
             time.sleep(0.02)
