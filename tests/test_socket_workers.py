@@ -31,15 +31,26 @@ def split_server(collected_static, tmp_path):
     log = tmp_path / "serve.log"
     server = Stack(settings.REDIS_URL, scheduler=False, socket_workers=1, log=log).start()
     server.log_file = log
-    wait_for(lambda: len(server.children()) == 3, message="two page workers and a socket worker")
+    serving = lambda: [pid for pid in server.children() if serving_fd(pid) is not None]  # noqa: E731
+    wait_for(lambda: len(serving()) == 3, message="two page workers and a socket worker")
     yield server
     server.stop()
 
 
+def serving_fd(pid):
+    """The listening socket a worker serves (`python -m liveblog.serving FD ...`), or None for a process that is
+    not one yet (just forked, not yet exec'd) or gone."""
+    try:
+        arguments = command_line(pid)
+    except OSError:
+        return None
+    return int(arguments[3]) if b"liveblog.serving" in arguments[:3] else None
+
+
 def socket_workers_of(server):
-    fd = lambda pid: command_line(pid)[3]  # noqa: E731  python -m liveblog.serving FD ...
-    page_fd = min((fd(pid) for pid in server.children()), key=int)  # the page socket is bound first
-    return [pid for pid in server.children() if fd(pid) != page_fd]
+    fds = {pid: fd for pid in server.children() if (fd := serving_fd(pid)) is not None}
+    page_fd = min(fds.values())  # the page socket is bound first
+    return [pid for pid, fd in fds.items() if fd != page_fd]
 
 
 def test_readers_get_their_socket_from_the_socket_port_and_page_workers_yield_the_cpu(split_server, column, make_post):
@@ -65,7 +76,8 @@ def test_readers_get_their_socket_from_the_socket_port_and_page_workers_yield_th
     os.kill(victim, signal.SIGKILL)
     log = split_server.log_file
     wait_for(lambda: f"socket worker 1 (pid {victim}) was killed by SIGKILL" in log.read_text(), message="the log")
-    wait_for(lambda: len(socket_workers_of(split_server)) == 1 and victim not in split_server.children(),
+    wait_for(lambda: victim not in split_server.children() and len(socket_workers_of(split_server)) == 1
+             and all(serving_fd(pid) is not None for pid in split_server.children()),
              message="a new socket worker")  # fmt: skip
     with connect(f"{origin}/ws/live/{column.slug}/?after=0", origin=split_server.url, open_timeout=20) as reader:
         assert json.loads(reader.recv(timeout=10))["post_id"] == post.pk  # caught up from after=0
