@@ -56,11 +56,13 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def free_ports(count):
-    ports = set()
-    while len(ports) < count:
-        ports.add(free_port())
-    return list(ports)
+def serve_ports(socket_workers):
+    """A free port for `serve`, and the port its readers connect to: one of its own with socket workers."""
+    port = free_port()
+    socket_port = port
+    while socket_workers and socket_port == port:
+        socket_port = free_port()
+    return port, socket_port
 
 
 def spin():
@@ -263,7 +265,7 @@ def spawn_liveblog(port, deflate, workers, socket_workers=0, socket_port=None):
     command = [sys.executable, "manage.py", "serve", "--no-setup", "--no-scheduler", "--port", str(port),
                "--workers", str(workers), "--backlog", "4096", *(["--deflate"] if deflate else []),
                "--socket-workers", str(socket_workers)]  # fmt: skip
-    if socket_port:
+    if socket_workers:
         command += ["--socket-port", str(socket_port)]
     return subprocess.Popen(command, cwd=ROOT, env=env)
 
@@ -376,10 +378,8 @@ def run_pair(count, events, deflate, column, author, workers, socket_workers, pr
     so whatever else the machine is doing weighs on both alike."""
     import websockets.sync.client
 
-    ours_port, plain_port, socket_port = free_ports(3)
+    (ours_port, socket_port), plain_port = serve_ports(socket_workers), free_port()
     ours = start_liveblog(ours_port, deflate, workers, socket_workers, socket_port)
-    if not socket_workers:
-        socket_port = ours_port
     context = multiprocessing.get_context("spawn")
     ready = context.Event()
     plain = context.Process(target=plain_server, args=(plain_port, deflate, ready), daemon=True)

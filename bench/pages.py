@@ -174,8 +174,7 @@ def main():
 
         call_command("collectstatic", interactive=False, verbosity=0)
         column, author = make_rich_column()
-        port = fanout.free_port()
-        socket_port = next(p for p in iter(fanout.free_port, None) if p != port) if options.socket_workers else port
+        port, socket_port = fanout.serve_ports(options.socket_workers)
         server = fanout.start_liveblog(port, False, options.workers, options.socket_workers, socket_port)
         base = f"http://127.0.0.1:{port}"
         last = column.events.order_by("-seq").values_list("seq", flat=True)[0]

@@ -381,10 +381,8 @@ def main():
         fanout.setup_django()
         column, author = fanout.make_column()
         fanout.commit_post(column, author, 0)
-        port, socket_port = fanout.free_ports(2)
+        port, socket_port = fanout.serve_ports(options.socket_workers)
         server = fanout.start_liveblog(port, False, options.workers, options.socket_workers, socket_port)
-        if not options.socket_workers:
-            socket_port = port
         url = f"ws://localhost:{socket_port}/ws/live/{column.slug}/"
         context = multiprocessing.get_context("spawn")
         base, extra = divmod(options.readers, CLIENT_PROCESSES)

@@ -137,8 +137,7 @@ CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     if REDIS_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-}
-
+}  # KEY_PREFIX: below, once the release fingerprint can be read
 # Readers' requests read the column's validator and the kept page on a few shared threads (and database
 # connections), not on a thread and connection per request (liveblog.caching.kept_pages).
 READ_PAGES_IN_SHARED_POOL = True

@@ -17,17 +17,9 @@ from django.test import override_settings
 from websockets.sync.client import connect
 
 from liveblog.broadcast import GROUP
-from tests.support.stack import Stack, wait_for
+from tests.support.stack import Stack, alive, wait_for
 
 pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
-
-
-def alive(pid):
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def answers(url):

@@ -12,14 +12,13 @@ import pytest
 from django.conf import settings
 from websockets.sync.client import connect
 
-from tests.support.stack import ROOT, Stack, stack_env, wait_for
+from tests.support.stack import ROOT, Stack, process_stat, stack_env, wait_for
 
 pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
 
 
 def niceness(pid):
-    # /proc/<pid>/stat: the fields after the command's closing parenthesis start at field 3; nice is field 19.
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19 - 3])
+    return int(process_stat(pid)[19 - 3])  # field 19 of /proc/<pid>/stat
 
 
 def command_line(pid):

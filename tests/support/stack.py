@@ -37,6 +37,20 @@ def wait_for(predicate, timeout=20.0, interval=0.05, message="condition"):
     raise AssertionError(f"timed out waiting for {message}")
 
 
+def process_stat(pid):
+    """/proc/<pid>/stat from field 3 on (the state; field N is at index N - 3), or None once the process is
+    gone. Split after the command's closing parenthesis: the command itself may hold spaces."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def alive(pid):
+    stat = process_stat(pid)
+    return stat is not None and stat[0] != "Z"  # a zombie has exited; only its parent has not reaped it yet
+
+
 def database_url():
     db = settings.DATABASES["default"]
     return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"

@@ -73,10 +73,12 @@ class Command(BaseCommand):
             serving.Child(f"worker {n}", serving.worker_command(page_fd, deflate, page_nice), pass_fds=[page_fd])
             for n in range(1, workers + 1)
         ]
-        for n in range(1, socket_workers + 1):
+        if socket_workers:
             socket_fd = listening[1].fileno()
             command = serving.worker_command(socket_fd, deflate)
-            children.append(serving.Child(f"socket worker {n}", command, pass_fds=[socket_fd]))
+            children += [
+                serving.Child(f"socket worker {n}", command, pass_fds=[socket_fd]) for n in range(1, socket_workers + 1)
+            ]
         if not no_scheduler:
             children.append(serving.Child("scheduler", [sys.executable, "manage.py", "run_scheduler"]))
         supervisor = serving.Supervisor(children, cwd=settings.BASE_DIR)
